@@ -1,0 +1,176 @@
+"""The `stackbench` command: a thin driver over the lab, the artifact mirror and the playbooks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stackbench.errors import StackbenchError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _lab(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps `--help` fast
+    from stackbench.lab.lab import Lab
+
+    return Lab(args.lab)
+
+
+def cmd_lab_images(args: argparse.Namespace) -> int:
+    from stackbench.lab import images
+    from stackbench.lab.lab import docker_client
+
+    base, mirror = images.ensure_images(docker_client())
+    print(f"base image:   {base}\nmirror image: {mirror}")
+    return EXIT_OK
+
+
+def cmd_lab_up(args: argparse.Namespace) -> int:
+    from stackbench.lab import topology
+
+    if args.topology:
+        topo = topology.from_file(Path(args.topology))
+    elif args.platforms:
+        import json
+
+        topo = topology.from_platforms(args.lab, json.loads(args.platforms))
+    else:
+        topo = topology.builtin(args.stack, args.nodes)
+    lab = _lab(args)
+    lab.up(topo, subnet=args.subnet, instance_config=Path(args.instance_config) if args.instance_config else None)
+    return EXIT_OK
+
+
+def cmd_lab_down(args: argparse.Namespace) -> int:
+    _lab(args).down()
+    return EXIT_OK
+
+
+def cmd_lab_fault(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    getattr(lab, args.action)(args.host)
+    print(f"lab {args.lab}: {args.action} {args.host}: done")
+    return EXIT_OK
+
+
+def cmd_lab_status(args: argparse.Namespace) -> int:
+    from stackbench.lab.lab import status_json
+
+    lab = _lab(args)
+    if args.json:
+        print(status_json(lab))
+        return EXIT_OK
+    rows = lab.status()
+    if not rows:
+        print(f"lab {args.lab}: no hosts")
+        return EXIT_OK
+    print(f"{'HOST':<12} {'STATE':<10} {'ADDRESS':<16} {'NETWORK':<12} GROUPS")
+    for row in rows:
+        net = "connected" if row.connected else "PARTITIONED"
+        print(f"{row.name:<12} {row.state:<10} {row.address:<16} {net:<12} {','.join(row.groups)}")
+    return EXIT_OK
+
+
+def cmd_lab_mirror(args: argparse.Namespace) -> int:
+    address = _lab(args).ensure_mirror()
+    print(f"mirror serving on {address} (network stackbench-{args.lab})")
+    return EXIT_OK
+
+
+def cmd_artifacts_build(args: argparse.Namespace) -> int:
+    from stackbench.artifacts import registry
+
+    for name in args.components or registry.names():
+        registry.build(name, force=args.force)
+    return EXIT_OK
+
+
+def cmd_artifacts_list(args: argparse.Namespace) -> int:
+    from stackbench.artifacts import registry
+
+    for line in registry.listing():
+        print(line)
+    return EXIT_OK
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from stackbench import stacks
+
+    return stacks.up(args.stack, inventory=args.inventory, nodes=args.nodes, extra_vars=args.extra_vars)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from stackbench import stacks
+
+    return stacks.down(args.stack, inventory=args.inventory)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stackbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    lab = sub.add_parser("lab", help="the local container lab").add_subparsers(dest="lab_command", required=True)
+
+    def lab_cmd(name: str, func, help_text: str) -> argparse.ArgumentParser:  # noqa: ANN001
+        p = lab.add_parser(name, help=help_text)
+        p.add_argument("--lab", default="plain", help="lab name (default: plain)")
+        p.set_defaults(func=func)
+        return p
+
+    images_p = lab.add_parser("images", help="build (or find cached) lab images")
+    images_p.set_defaults(func=cmd_lab_images)
+    up = lab_cmd("up", cmd_lab_up, "create lab hosts and write an inventory")
+    up.add_argument("--stack", default="plain", help="topology: plain, zookeeper, etcd, mesos, kubernetes")
+    up.add_argument("--nodes", type=int, help="number of hosts")
+    up.add_argument("--topology", help="a topology YAML file (hosts: [{name, groups, profile}])")
+    up.add_argument("--platforms", help=argparse.SUPPRESS)  # molecule's platforms, as JSON
+    up.add_argument("--instance-config", help=argparse.SUPPRESS)  # molecule's instance config path
+    up.add_argument("--subnet", help="IPv4 subnet for the lab network (default: a free /24)")
+    lab_cmd("down", cmd_lab_down, "remove every container, network and volume of the lab")
+    status = lab_cmd("status", cmd_lab_status, "show hosts, state and partitions")
+    status.add_argument("--json", action="store_true")
+    lab_cmd("mirror", cmd_lab_mirror, "start the artifact mirror on the lab network")
+    for action in ("stop", "start", "kill", "partition", "heal"):
+        p = lab_cmd(action, cmd_lab_fault, f"{action} a lab host")
+        p.add_argument("host")
+        p.set_defaults(action=action)
+
+    art = sub.add_parser("artifacts", help="the artifact mirror tree").add_subparsers(dest="art_command", required=True)
+    build = art.add_parser("build", help="build artifacts into the mirror tree (cached)")
+    build.add_argument("components", nargs="*")
+    build.add_argument("--force", action="store_true", help="rebuild even when cached")
+    build.set_defaults(func=cmd_artifacts_build)
+    art.add_parser("list", help="show what the mirror holds, with checksums").set_defaults(func=cmd_artifacts_list)
+
+    up_p = sub.add_parser("up", help="stand up a stack (on the lab when no inventory is given)")
+    up_p.add_argument("stack")
+    up_p.add_argument("-i", "--inventory")
+    up_p.add_argument("--nodes", type=int)
+    up_p.add_argument("-e", "--extra-vars", action="append", default=[])
+    up_p.set_defaults(func=cmd_up)
+    down_p = sub.add_parser("down", help="tear a stack down (the lab: remove its hosts)")
+    down_p.add_argument("stack")
+    down_p.add_argument("-i", "--inventory")
+    down_p.set_defaults(func=cmd_down)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except StackbenchError as exc:
+        print(f"stackbench: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("stackbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
