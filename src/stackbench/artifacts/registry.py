@@ -1,0 +1,74 @@
+"""The list of artifact builders and the mirror listing.
+
+A builder is a module in this package with `NAME`, `DESCRIPTION` and
+`build(mirror: Path, force: bool = False, log=print) -> list[Path]` that writes its files
+under `mirror` in the upstream layout (with checksum files) and returns what it wrote.
+It must return quickly, doing nothing, when the same version is already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from stackbench.errors import StackbenchError
+from stackbench.paths import mirror_dir
+
+# name -> module under stackbench.artifacts
+BUILDERS: dict[str, str] = {
+    "zookeeper": "zookeeper",
+    "etcd": "etcd",
+    "emulators": "emulators",
+    "kubernetes": "kubernetes",
+}
+# What `stackbench up STACK` needs in the mirror before it runs.
+STACK_ARTIFACTS: dict[str, tuple[str, ...]] = {
+    "zookeeper": ("zookeeper",),
+    "etcd": ("etcd",),
+    "mesos": ("zookeeper", "emulators"),
+    "kubernetes": ("etcd", "kubernetes"),
+}
+
+
+def names() -> list[str]:
+    return list(BUILDERS)
+
+
+def _module(name: str):  # noqa: ANN202
+    if name not in BUILDERS:
+        raise StackbenchError(f"unknown artifact component {name!r}", f"use one of: {', '.join(BUILDERS)}")
+    try:
+        return importlib.import_module(f"stackbench.artifacts.{BUILDERS[name]}")
+    except ModuleNotFoundError as exc:
+        raise StackbenchError(f"no builder for {name!r} yet ({exc.name})") from exc
+
+
+def build(name: str, force: bool = False, log=print) -> list[Path]:  # noqa: ANN001
+    module = _module(name)
+    started = time.monotonic()
+    written = module.build(mirror_dir(), force=force, log=log)
+    log(f"artifacts {name}: ready in {time.monotonic() - started:.1f} s ({len(written)} files)")
+    return written
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+CHECKSUM_SUFFIXES = (".sha256", ".sha512", ".asc", "SHA256SUMS")
+
+
+def listing(root: Path | None = None) -> Iterator[str]:
+    root = root or mirror_dir()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name.endswith(CHECKSUM_SUFFIXES):
+            continue
+        size = path.stat().st_size
+        yield f"{sha256_file(path)}  {size / 1e6:9.1f} MB  {path.relative_to(root)}"
