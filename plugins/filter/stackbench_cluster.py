@@ -12,17 +12,39 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 
-def quorum_size(members: int | Iterable[Any]) -> int:
+def _member_count(members: int | str | Iterable[Any], caller: str) -> int:
+    """A member count from a count or a list of members.
+
+    A string is a count when it holds digits (inventory values are often strings), never a
+    list of one-letter members; a boolean is a mistake, not 0 or 1.
+    """
+    if isinstance(members, bool):
+        raise AnsibleFilterError(f"{caller}: expected a member count or a list of members, got {members!r}")
+    if isinstance(members, int):
+        return members
+    if isinstance(members, str):
+        if members.strip().lstrip("-").isdigit():
+            return int(members)
+        raise AnsibleFilterError(f"{caller}: expected a member count or a list of members, got {members!r}")
+    try:
+        return len(list(members))
+    except TypeError:
+        raise AnsibleFilterError(
+            f"{caller}: expected a member count or a list of members, got {members!r}"
+        ) from None
+
+
+def quorum_size(members: int | str | Iterable[Any]) -> int:
     """Strict majority of a cluster of `members` (a count or a list of members)."""
-    count = members if isinstance(members, int) else len(list(members))
+    count = _member_count(members, "quorum_size")
     if count < 1:
         raise AnsibleFilterError(f"quorum_size: a cluster needs at least one member, got {count}")
     return count // 2 + 1
 
 
-def tolerated_failures(members: int | Iterable[Any]) -> int:
+def tolerated_failures(members: int | str | Iterable[Any]) -> int:
     """How many members may fail while a majority remains."""
-    count = members if isinstance(members, int) else len(list(members))
+    count = _member_count(members, "tolerated_failures")
     return count - quorum_size(count)
 
 
@@ -30,9 +52,16 @@ def _host_port(address: str, port: int | str) -> str:
     return f"[{address}]:{port}" if ":" in address and not address.startswith("[") else f"{address}:{port}"
 
 
-def zk_connect_string(addresses: Iterable[str], port: int | str = 2181, chroot: str = "") -> str:
+def _addresses(addresses: str | Iterable[str]) -> list[str]:
+    """A list of addresses; a single string is one address, not a list of characters."""
+    if isinstance(addresses, str):
+        return [a.strip() for a in addresses.split(",") if a.strip()]
+    return [str(a) for a in addresses]
+
+
+def zk_connect_string(addresses: str | Iterable[str], port: int | str = 2181, chroot: str = "") -> str:
     """`h1:2181,h2:2181,h3:2181[/chroot]`, the form ZooKeeper clients take."""
-    hosts = [str(a) for a in addresses]
+    hosts = _addresses(addresses)
     if not hosts:
         raise AnsibleFilterError("zk_connect_string: no ZooKeeper addresses (is the group empty?)")
     if chroot and not chroot.startswith("/"):
@@ -40,7 +69,7 @@ def zk_connect_string(addresses: Iterable[str], port: int | str = 2181, chroot: 
     return ",".join(_host_port(h, port) for h in hosts) + (chroot.rstrip("/") if chroot != "/" else "")
 
 
-def zk_url(addresses: Iterable[str], path: str, port: int | str = 2181) -> str:
+def zk_url(addresses: str | Iterable[str], path: str, port: int | str = 2181) -> str:
     """`zk://h1:2181,h2:2181/path`, the form Mesos (`--zk`, `--master`) and Marathon take."""
     if not path.startswith("/") or path == "/":
         raise AnsibleFilterError(f"zk_url: path must be a znode path like /mesos, got {path!r}")
@@ -62,9 +91,12 @@ def etcd_initial_cluster(members: Mapping[str, str] | Iterable[Mapping[str, str]
     return ",".join(f"{name}={scheme}://{_host_port(addr, port)}" for name, addr in pairs)
 
 
-def url_list(addresses: Iterable[str], port: int | str, scheme: str = "https") -> str:
+def url_list(addresses: str | Iterable[str], port: int | str, scheme: str = "https") -> str:
     """`https://a:2379,https://b:2379`, e.g. for --etcd-servers or --endpoints."""
-    return ",".join(f"{scheme}://{_host_port(a, port)}" for a in addresses)
+    hosts = _addresses(addresses)
+    if not hosts:
+        raise AnsibleFilterError("url_list: no addresses (is the group empty?)")
+    return ",".join(f"{scheme}://{_host_port(a, port)}" for a in hosts)
 
 
 class FilterModule:
