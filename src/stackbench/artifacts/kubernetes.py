@@ -26,7 +26,8 @@ Results land in the mirror like https://dl.k8s.io/release:
     <mirror>/kubernetes-release/release/vX.Y.Z/bin/linux/amd64/<binary>.sha256
 
 (each `.sha256` holds the bare hex digest, as upstream's do). A second build returns at
-once when every binary is there and matches its checksum; `force` rebuilds.
+once when every binary is there and matches its checksum; `force` rebuilds. The same
+build then makes the pause and workload images (stackbench.artifacts.kube_images).
 
 The version is the role's `kubernetes_version` default once roles/kubernetes exists,
 otherwise `PINNED_VERSION`; the environment variable STACKBENCH_KUBERNETES_VERSION names
@@ -49,7 +50,10 @@ from stackbench.errors import StackbenchError
 from stackbench.paths import REPO_ROOT, build_dir
 
 NAME = "kubernetes"
-DESCRIPTION = "kube-apiserver, -controller-manager, -scheduler, kubelet, kube-proxy, kubectl from Go modules"
+DESCRIPTION = (
+    "kube-apiserver, -controller-manager, -scheduler, kubelet, kube-proxy, kubectl from Go modules; "
+    "pause and workload images"
+)
 
 MODULE = "k8s.io/kubernetes"
 # 1.35 is the newest minor that runs here: the last with containerd 1.x support, kubelet
@@ -319,9 +323,16 @@ def _parallel() -> int | None:
 
 
 def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
+    """The binaries of the resolved version, then the pause and workload images."""
+    from stackbench.artifacts import kube_images
+
+    binaries = build_binaries(mirror, resolve_version(log), force, log)
+    return [*binaries, *kube_images.build(mirror, force, log)]
+
+
+def build_binaries(mirror: Path, version: str, force: bool = False, log: Log = print) -> list[Path]:
     from stackbench.artifacts.registry import sha256_file
 
-    version = resolve_version(log)
     folder = release_dir(mirror, version)
     if not force and is_cached(mirror, version, sha256_file):
         log(f"kubernetes v{version}: cached in {folder}")

@@ -1,0 +1,86 @@
+"""Tests for the pure logic of src/stackbench/artifacts/kube_images.py (no docker)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stackbench.artifacts import kube_images as images
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_recipe_hash_is_stable_and_sensitive_to_every_part_and_its_boundaries():
+    assert images.recipe_hash("a", "b") == images.recipe_hash("a", b"b")
+    assert len(images.recipe_hash("a")) == 16
+    assert images.recipe_hash("a", "b") != images.recipe_hash("b", "a")
+    assert images.recipe_hash("ab", "c") != images.recipe_hash("a", "bc")
+
+
+def test_recipes_change_with_their_inputs(monkeypatch):
+    pause = images.pause_recipe()
+    monkeypatch.setattr(images, "PAUSE_C", images.PAUSE_C + "\n")
+    assert images.pause_recipe() != pause
+    assert images.workload_recipe(b"deb one") != images.workload_recipe(b"deb two")
+
+
+def test_names_and_layout(tmp_path):
+    assert images.image_tag("pause", "1.0") == "stackbench.local/pause:1.0"
+    archive = images.archive_path(tmp_path, "pause", "1.0")
+    assert archive == tmp_path / "images" / "pause-1.0.tar"
+    sums, recipe = images.sidecars(archive)
+    assert (sums.name, recipe.name) == ("pause-1.0.tar.sha256", "pause-1.0.tar.recipe")
+
+
+def test_is_cached_needs_matching_recipe_and_checksum(tmp_path):
+    archive = images.archive_path(tmp_path, "pause", "1.0")
+    assert not images.is_cached(archive, "r1", _sha256)
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"tar bytes")
+    sums, recipe = images.sidecars(archive)
+    sums.write_text(_sha256(archive))
+    recipe.write_text("r1\n")
+    assert images.is_cached(archive, "r1", _sha256)
+    assert not images.is_cached(archive, "r2", _sha256)
+    archive.write_bytes(b"other bytes")
+    assert not images.is_cached(archive, "r1", _sha256)
+
+
+def test_gcc_command_links_statically_with_the_version():
+    cmd = images.gcc_command("pause.c", "pause")
+    assert cmd[0] == "gcc"
+    assert "-static" in cmd
+    assert f'-DPAUSE_VERSION="{images.PAUSE_VERSION}"' in cmd
+
+
+def test_dockerfiles_build_from_scratch_as_unprivileged_users():
+    for dockerfile in (images.PAUSE_DOCKERFILE, images.WORKLOAD_DOCKERFILE):
+        assert dockerfile.startswith("FROM scratch\n")
+        assert "\nUSER 6553" in dockerfile
+    assert f'"-p", "{images.WORKLOAD_PORT}"' in images.WORKLOAD_DOCKERFILE
+    assert "httpd" in images.WORKLOAD_APPLETS
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is part of the controller setup")
+def test_pause_program_compiles_cleanly_and_reports_its_version(tmp_path):
+    (tmp_path / "pause.c").write_text(images.PAUSE_C)
+    subprocess.run(images.gcc_command("pause.c", "pause"), cwd=tmp_path, check=True)
+    out = subprocess.run(["./pause", "-v"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout == f"stackbench pause {images.PAUSE_VERSION}\n"
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is part of the controller setup")
+def test_pause_program_exits_zero_on_sigterm(tmp_path):
+    (tmp_path / "pause.c").write_text(images.PAUSE_C)
+    subprocess.run(images.gcc_command("pause.c", "pause"), cwd=tmp_path, check=True)
+    proc = subprocess.Popen(["./pause"], cwd=tmp_path, stderr=subprocess.PIPE)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=0.3)  # it sleeps until told otherwise
+    proc.terminate()
+    assert proc.wait(timeout=5) == 0
