@@ -142,8 +142,9 @@ def _run(cmd: list[str], cwd: Path, log: Log, env: dict[str, str] | None = None)
     log("  $ " + " ".join(cmd))
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise StackbenchError(f"etcd build step failed: {' '.join(cmd)}",
-                              (proc.stderr or proc.stdout).strip()[-2000:])
+        raise StackbenchError(
+            f"etcd build step failed: {' '.join(cmd)}", (proc.stderr or proc.stdout).strip()[-2000:]
+        )
     return proc.stdout
 
 
@@ -175,8 +176,9 @@ def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
     work.mkdir(parents=True, exist_ok=True)
     (work / "go.mod").write_text(wrapper_go_mod(version))
     (work / "tools.go").write_text(wrapper_tools_go())
-    env = dict(os.environ, CGO_ENABLED="0", GOOS="linux", GOARCH="amd64", GOFLAGS="-mod=mod",
-               GOTOOLCHAIN="local")
+    env = dict(
+        os.environ, CGO_ENABLED="0", GOOS="linux", GOARCH="amd64", GOFLAGS="-mod=mod", GOTOOLCHAIN="local"
+    )
     started = time.monotonic()
     log(f"etcd v{version}: resolving modules in {work}")
     _run(["go", "mod", "tidy"], work, log, env)
@@ -186,8 +188,24 @@ def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
     for binary, module in MAIN_MODULES.items():
         log(f"etcd v{version}: building {binary}")
         target = out_dir / binary
-        _run(["nice", "-n", "10", "go", "build", "-trimpath", "-ldflags", ldflags(version),
-              "-o", str(target), module], work, log, env)
+        _run(
+            [
+                "nice",
+                "-n",
+                "10",
+                "go",
+                "build",
+                "-trimpath",
+                "-ldflags",
+                ldflags(version),
+                "-o",
+                str(target),
+                module,
+            ],
+            work,
+            log,
+            env,
+        )
         binaries[binary] = target
     printed = _run([str(binaries["etcd"]), "--version"], work, log)
     if f"etcd Version: {version}" not in printed:

@@ -28,12 +28,10 @@ def debian_mirror_url(sources_dir: Path = Path("/etc/apt")) -> str:
         if not path.is_file():
             continue
         text = path.read_text(errors="replace")
-        deb822 = re.search(r"^URIs:\s*(\S+)\s*\nSuites:\s*bookworm\b", text, re.M)
-        if deb822 and "security" not in deb822.group(1):
-            return deb822.group(1).rstrip("/")
-        one_line = re.search(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+bookworm\s", text, re.M)
-        if one_line and "security" not in one_line.group(1):
-            return one_line.group(1).rstrip("/")
+        deb822 = re.finditer(r"^URIs:\s*(\S+)\s*\nSuites:\s*bookworm(?:\s|$)", text, re.M)
+        one_line = re.finditer(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+bookworm\s", text, re.M)
+        for match in (*deb822, *one_line):
+            return match.group(1).rstrip("/")
     return DEFAULT_DEBIAN_MIRROR
 
 
