@@ -1,0 +1,15 @@
+"""Emulators of Apache Mesos 1.11 (master, agent) and Marathon 1.10 for the stackbench lab.
+
+Real Mesos and Marathon cannot be obtained any more (both projects are retired and their
+download hosts are gone), so the lab runs these instead. They keep the surfaces the roles
+and the HA checks rely on (flags and environment loading, ZooKeeper election layouts,
+HTTP endpoints and field names, exit-on-leadership-loss) and say on `/version` and
+`/v2/info` that they are emulators (`"emulator": true`, version suffix `-emulator`).
+
+Standard library only, plus kazoo (pure Python) vendored into the archive by the
+stackbench artifact builder. Never installed by the production paths of the roles.
+"""
+
+MESOS_VERSION = "1.11.0"
+MARATHON_VERSION = "1.10.26"
+EMULATOR_SUFFIX = "-emulator"

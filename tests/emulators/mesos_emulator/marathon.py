@@ -1,0 +1,604 @@
+"""`marathon` emulator: Curator-latch election, leader proxying, apps placed through the
+Mesos master emulator, state in ZooKeeper under `<zk path>/state`.
+
+Exit codes (`docs/docs/exit-codes.md`): 100 ZooKeeper connect failure, 101 ZooKeeper
+connection lost, 103 leadership lost, 105 leadership ended gracefully (abdication),
+111 bind error, 112 invalid flag.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+
+from . import MARATHON_VERSION, resources, web, zk
+from .common import die, iso, now, version_info
+from .flags import Flag, FlagError, load_marathon_flags
+
+log = logging.getLogger("emulator")
+
+EXIT_ZK_CONNECT, EXIT_ZK_LOST, EXIT_LEADERSHIP_LOST, EXIT_ABDICATED, EXIT_BIND, EXIT_FLAG = (
+    100,
+    101,
+    103,
+    105,
+    111,
+    112,
+)
+
+FLAGS = [
+    Flag("master"),
+    Flag("zk", default="zk://localhost:2181/marathon"),
+    Flag("ha", "bool", True),
+    Flag("hostname"),
+    Flag("http_port", "int", 8080),
+    Flag("https_port", "int", 8443),
+    Flag("http_address"),
+    Flag("https_address"),
+    Flag("http", "bool", True),
+    Flag("framework_name", default="marathon"),
+    Flag("leader_proxy_connection_timeout", "int", 5000),
+    Flag("leader_proxy_read_timeout", "int", 10000),
+    Flag("leader_proxy_max_open_connections", "int", 64),
+    Flag("leader_proxy_ssl_ignore_hostname", "bool", False),
+    Flag("zk_session_timeout", "int", 10000),
+    Flag("zk_timeout", "int", 10000),
+    Flag("zk_connection_timeout", "int", 10000),
+    Flag("zk_max_node_size", "int", 1024000),
+    Flag("zk_compression", "bool", True),
+    Flag("zk_compression_threshold", "int", 65536),
+    Flag("zk_max_versions", "int", 50),
+    Flag("failover_timeout", "int", 604800),
+    Flag("mesos_role"),
+    Flag("mesos_user"),
+    Flag("mesos_authentication", "bool", False),
+    Flag("mesos_authentication_principal"),
+    Flag("mesos_authentication_secret_file"),
+    Flag("webui_url"),
+    Flag("mesos_leader_ui_url"),
+    Flag("http_credentials"),
+    Flag("http_realm", default="Mesosphere"),
+    Flag("ssl_keystore_path"),
+    Flag("ssl_keystore_password"),
+    Flag("metrics_prometheus", "bool", True),
+    Flag("metrics_statsd", "bool", False),
+    Flag("metrics_datadog", "bool", False),
+    Flag("metrics_name_prefix", default="marathon"),
+    Flag("task_launch_timeout", "int", 300000),
+    Flag("reconciliation_interval", "int", 600000),
+    Flag("logging_level"),
+    Flag("default_accepted_resource_roles"),
+    Flag("enable_features"),
+    Flag("local_port_min", "int", 10000),
+    Flag("local_port_max", "int", 20000),
+]
+
+
+def validate(flags: dict[str, object]) -> None:
+    if not flags["master"]:
+        raise FlagError("Required option 'master' not found")
+    if flags["ha"]:
+        zk.parse_zk_url(str(flags["zk"]))
+    master = str(flags["master"])
+    if not (master.startswith("zk://") or master.startswith("http://") or ":" in master):
+        raise FlagError(f"Option 'master': invalid value '{master}'")
+
+
+APP_DEFAULTS: dict[str, object] = {
+    "cmd": None,
+    "args": None,
+    "cpus": 1.0,
+    "mem": 128.0,
+    "disk": 0.0,
+    "gpus": 0,
+    "instances": 1,
+    "env": {},
+    "constraints": [],
+    "portDefinitions": [],
+    "healthChecks": [],
+    "labels": {},
+    "backoffSeconds": 1,
+    "backoffFactor": 1.15,
+    "maxLaunchDelaySeconds": 300,
+}
+
+
+def normalize_app(body: dict, app_id: str | None = None) -> dict:
+    """An app definition with Marathon's defaults and a canonical absolute id."""
+    raw_id = str(app_id or body.get("id") or "")
+    if not raw_id.strip("/"):
+        raise ValueError("id: must not be empty")
+    app = {**APP_DEFAULTS, **{k: v for k, v in body.items() if v is not None}}
+    app["id"] = "/" + raw_id.strip("/")
+    if float(app["cpus"]) < 0.001:
+        raise ValueError("cpus: must be at least 0.001")
+    if int(app["instances"]) < 0:
+        raise ValueError("instances: must be >= 0")
+    return app
+
+
+def task_id_for(app_id: str) -> str:
+    return f"{app_id.strip('/').replace('/', '_')}.instance-{uuid.uuid4()}._app.1"
+
+
+def app_of_task(task_id: str) -> str:
+    return "/" + task_id.split(".instance-", 1)[0].replace("_", "/")
+
+
+def choose_agent(agents: list[dict], request: dict[str, float], placed: dict[str, int]) -> dict | None:
+    """The agent with the fewest instances of this app among those whose free resources fit."""
+    candidates = []
+    for agent in agents:
+        free = resources.subtract(agent["resources"], agent["used_resources"])
+        if agent.get("active", True) and resources.fits(request, free):
+            candidates.append(agent)
+    if not candidates:
+        return None
+    return min(candidates, key=lambda a: (placed.get(a["id"], 0), a["hostname"]))
+
+
+class Marathon:
+    def __init__(self, flags: dict[str, object]) -> None:
+        self.flags = flags
+        self.hostname = str(flags["hostname"] or socket.gethostname())
+        self.port = int(flags["http_port"])  # type: ignore[arg-type]
+        self.participant = f"{self.hostname}:{self.port}"
+        self.zk_url = zk.parse_zk_url(str(flags["zk"]))
+        self.latch_path = f"{self.zk_url.path}/leader-curator"
+        self.state_path = f"{self.zk_url.path}/state"
+        self.lock = threading.RLock()
+        self.start_time = now()
+        self.leader_id: str | None = None
+        self.leader_since: float | None = None
+        self.my_node: str | None = None
+        self.framework_id: str | None = None
+        self.apps: dict[str, dict] = {}
+        self.tasks: list[dict] = []
+        self.abdicating = False
+        self.zk = None
+        master = str(flags["master"])
+        self.master_zk = zk.parse_zk_url(master) if master.startswith("zk://") else None
+        self.master_url = None if self.master_zk else "http://" + master.removeprefix("http://")
+
+    def elected(self) -> bool:
+        return self.leader_id == self.participant and self.leader_since is not None
+
+    # ---- election ---------------------------------------------------------------------
+    def _state_listener(self, state: str) -> None:
+        if state == "LOST" and not self.abdicating:
+            die("ZooKeeper session lost", EXIT_ZK_LOST)
+
+    def _children(self, children: list[str]) -> None:
+        if self.abdicating:
+            return
+        if self.my_node and self.my_node not in children:
+            die("Lost leadership" if self.elected() else "Leader latch node vanished", EXIT_LEADERSHIP_LOST)
+        child = zk.latch_leader_child(children)
+        leader = None
+        if child:
+            try:
+                leader = self.zk.get(f"{self.latch_path}/{child}")[0].decode()
+            except Exception:  # noqa: BLE001
+                leader = None
+        with self.lock:
+            if self.elected() and child != self.my_node:
+                die("Lost leadership", EXIT_LEADERSHIP_LOST)
+            self.leader_id = leader
+            if child is not None and child == self.my_node and self.leader_since is None:
+                log.info("Elected as leader (%s)", self.participant)
+                self.leader_since = now()
+                threading.Thread(target=self._lead, name="leader", daemon=True).start()
+
+    def start_zk(self) -> None:
+        from kazoo.recipe.watchers import ChildrenWatch
+
+        self.zk = zk.client(self.zk_url, int(self.flags["zk_session_timeout"]) / 1000)
+        self.zk.add_listener(self._state_listener)
+        try:
+            self.zk.start(timeout=int(self.flags["zk_connection_timeout"]) / 1000)
+        except Exception as exc:  # noqa: BLE001
+            die(f"Failed to connect to ZooKeeper {self.zk_url.hosts}: {exc}", EXIT_ZK_CONNECT)
+        self.zk.ensure_path(self.latch_path)
+        self.zk.ensure_path(f"{self.state_path}/apps")
+        for child in self.zk.get_children(self.latch_path):
+            try:
+                if self.zk.get(f"{self.latch_path}/{child}")[0].decode() == self.participant:
+                    die(
+                        f"Multiple election participants have the same id: {self.participant}",
+                        EXIT_LEADERSHIP_LOST,
+                    )
+            except Exception:  # noqa: BLE001  (node vanished meanwhile)
+                continue
+        created = self.zk.create(
+            f"{self.latch_path}/_c_{uuid.uuid4()}-{zk.LATCH_LOCK_NAME}",
+            self.participant.encode(),
+            ephemeral=True,
+            sequence=True,
+        )
+        self.my_node = created.rsplit("/", 1)[1]
+        ChildrenWatch(self.zk, self.latch_path, self._children)
+
+    def abdicate(self) -> None:
+        time.sleep(0.5)
+        self.abdicating = True
+        log.info("Abdicating leadership")
+        try:
+            self.zk.delete(f"{self.latch_path}/{self.my_node}")
+            self.zk.stop()
+        finally:
+            die("Leadership ended gracefully (abdicated)", EXIT_ABDICATED)
+
+    # ---- the leader's work ----------------------------------------------------------
+    def _load_state(self) -> None:
+        if self.zk.exists(f"{self.state_path}/framework-id"):
+            self.framework_id = self.zk.get(f"{self.state_path}/framework-id")[0].decode() or None
+        apps = {}
+        for child in self.zk.get_children(f"{self.state_path}/apps"):
+            app = json.loads(self.zk.get(f"{self.state_path}/apps/{child}")[0])
+            apps[app["id"]] = app
+        with self.lock:
+            self.apps = apps
+
+    def _store_app(self, app: dict) -> None:
+        node = f"{self.state_path}/apps/{app['id'].strip('/').replace('/', '_')}"
+        data = json.dumps(app).encode()
+        if self.zk.exists(node):
+            self.zk.set(node, data)
+        else:
+            self.zk.create(node, data, makepath=True)
+
+    def _delete_app(self, app_id: str) -> None:
+        node = f"{self.state_path}/apps/{app_id.strip('/').replace('/', '_')}"
+        if self.zk.exists(node):
+            self.zk.delete(node)
+
+    def _mesos_leader(self) -> str | None:
+        if self.master_url:
+            return self.master_url
+        children = self.zk.get_children(self.master_zk.path) if self.zk.exists(self.master_zk.path) else []
+        child = zk.mesos_leader_child(children)
+        if not child:
+            return None
+        info = zk.parse_master_info(self.zk.get(f"{self.master_zk.path}/{child}")[0])
+        address = info.get("address") or {}
+        return f"http://{address.get('ip')}:{address.get('port', info.get('port'))}"
+
+    def _lead(self) -> None:
+        self._load_state()
+        while True:
+            try:
+                self._reconcile()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("Reconciliation failed: %s", exc)
+            time.sleep(2)
+
+    def _reconcile(self) -> None:
+        master = self._mesos_leader()
+        if not master:
+            return
+        status, payload, _ = web.call(
+            "POST",
+            f"{master}/master/emulator/framework",
+            {
+                "id": self.framework_id,
+                "name": self.flags["framework_name"],
+                "hostname": self.hostname,
+                "user": self.flags["mesos_user"] or "root",
+                "role": self.flags["mesos_role"] or "*",
+                "webui_url": self.flags["webui_url"] or f"http://{self.participant}",
+                "failover_timeout": self.flags["failover_timeout"],
+                "pid": f"scheduler@{self.participant}",
+            },
+        )
+        if status != 200:
+            return
+        fw_id = json.loads(payload)["id"]
+        if fw_id != self.framework_id:
+            self.framework_id = fw_id
+            node = f"{self.state_path}/framework-id"
+            if self.zk.exists(node):
+                self.zk.set(node, fw_id.encode())
+            else:
+                self.zk.create(node, fw_id.encode(), makepath=True)
+        status, payload, _ = web.call("GET", f"{master}/master/tasks")
+        if status != 200:
+            return
+        tasks = [t for t in json.loads(payload)["tasks"] if t["framework_id"] == fw_id]
+        live = [t for t in tasks if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING")]
+        with self.lock:
+            self.tasks = live
+            apps = dict(self.apps)
+        status, payload, _ = web.call("GET", f"{master}/master/slaves")
+        agents = json.loads(payload)["slaves"] if status == 200 else []
+        for app_id, app in apps.items():
+            mine = [t for t in live if app_of_task(t["id"]) == app_id]
+            wanted = int(app["instances"])
+            for task in mine[wanted:]:
+                web.call(
+                    "POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task["id"]}
+                )
+            for _ in range(wanted - len(mine)):
+                self._launch(master, fw_id, app, mine, agents)
+        for task in live:
+            if app_of_task(task["id"]) not in apps:
+                web.call(
+                    "POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task["id"]}
+                )
+
+    def _launch(self, master: str, fw_id: str, app: dict, mine: list[dict], agents: list[dict]) -> None:
+        request = {"cpus": float(app["cpus"]), "mem": float(app["mem"]), "disk": float(app["disk"])}
+        if float(app.get("gpus") or 0):
+            request["gpus"] = float(app["gpus"])
+        placed: dict[str, int] = {}
+        for task in mine:
+            placed[task["slave_id"]] = placed.get(task["slave_id"], 0) + 1
+        agent = choose_agent(agents, request, placed)
+        if agent is None:
+            log.info("No agent has the resources for an instance of %s (%s)", app["id"], request)
+            return
+        command = app.get("cmd") or " ".join(app.get("args") or [])
+        task = {
+            "task_id": task_id_for(app["id"]),
+            "name": app["id"].strip("/").replace("/", "."),
+            "agent_id": agent["id"],
+            "resources": request,
+            "command": {
+                "value": command,
+                "environment": {
+                    "variables": [{"name": k, "value": str(v)} for k, v in (app.get("env") or {}).items()]
+                },
+            },
+        }
+        status, payload, _ = web.call(
+            "POST", f"{master}/master/emulator/launch", {"framework_id": fw_id, "task": task}
+        )
+        if status == 200:
+            mine.append({"id": task["task_id"], "slave_id": agent["id"], "state": "TASK_STAGING"})
+            agent["used_resources"] = resources.add(agent["used_resources"], request)
+        else:
+            log.warning("Launch of %s refused: %s %s", task["task_id"], status, payload[:200])
+
+    # ---- HTTP ---------------------------------------------------------------------------
+    def _app_view(self, app: dict, embed_tasks: bool) -> dict:
+        tasks = [t for t in self.tasks if app_of_task(t["id"]) == app["id"]]
+        view = {
+            **app,
+            "tasksRunning": sum(t["state"] == "TASK_RUNNING" for t in tasks),
+            "tasksStaged": sum(t["state"] != "TASK_RUNNING" for t in tasks),
+            "tasksHealthy": 0,
+            "tasksUnhealthy": 0,
+            "deployments": [],
+        }
+        if embed_tasks:
+            view["tasks"] = [
+                {
+                    "id": t["id"],
+                    "appId": app["id"],
+                    "slaveId": t["slave_id"],
+                    "state": t["state"],
+                    "host": t.get("hostname", ""),
+                }
+                for t in tasks
+            ]
+        return view
+
+    def info(self) -> dict:
+        leader = self.leader_id
+        return {
+            "name": "marathon",
+            "version": MARATHON_VERSION + "-emulator",
+            "buildref": "stackbench-emulator",
+            "emulator": True,
+            "elected": self.elected(),
+            "leader": leader,
+            "frameworkId": self.framework_id,
+            "marathon_config": {
+                "master": _redact(str(self.flags["master"])),
+                "hostname": self.hostname,
+                "ha": self.flags["ha"],
+                "framework_name": self.flags["framework_name"],
+                "http_port": self.port,
+                "failover_timeout": self.flags["failover_timeout"],
+                "leader_proxy_connection_timeout_ms": self.flags["leader_proxy_connection_timeout"],
+                "leader_proxy_read_timeout_ms": self.flags["leader_proxy_read_timeout"],
+                "mesos_leader_ui_url": self.flags["mesos_leader_ui_url"],
+                "mesos_role": self.flags["mesos_role"],
+                "mesos_user": self.flags["mesos_user"],
+                "webui_url": self.flags["webui_url"],
+            },
+            "zookeeper_config": {
+                "zk": _redact(str(self.flags["zk"])),
+                "zk_session_timeout": self.flags["zk_session_timeout"],
+                "zk_timeout": self.flags["zk_timeout"],
+                "zk_connection_timeout": self.flags["zk_connection_timeout"],
+                "zk_max_versions": self.flags["zk_max_versions"],
+                "zk_compression": self.flags["zk_compression"],
+                "zk_compression_threshold": self.flags["zk_compression_threshold"],
+                "zk_max_node_size": self.flags["zk_max_node_size"],
+            },
+            "http_config": {"http_port": self.port, "https_port": self.flags["https_port"]},
+        }
+
+    def handle(self, req: web.Request) -> web.Response:
+        if not self.elected():
+            return self._proxy(req)
+        response = self._leader_handle(req)
+        response.headers["X-Marathon-Leader"] = f"http://{self.participant}"
+        return response
+
+    def _proxy(self, req: web.Request) -> web.Response:
+        if req.path.startswith("/v2/events"):
+            leader = self.leader_id
+            if not leader:
+                return web.Response.text("Could not determine the current leader", 502)
+            return web.Response(307, b"", {"Location": f"http://{leader}{req.path}"})
+        for _ in range(10):
+            if self.leader_id and self.leader_id != self.participant:
+                break
+            time.sleep(0.25)
+        leader = self.leader_id
+        if not leader or leader == self.participant:
+            return web.Response.text("Could not determine the current leader", 502)
+        query = "&".join(f"{k}={v}" for k, vs in req.query.items() for v in vs)
+        headers = {k: v for k, v in req.headers.items() if k in ("content-type", "accept", "authorization")}
+        try:
+            status, body, resp_headers = web.call(
+                req.method,
+                f"http://{leader}{req.path}{'?' + query if query else ''}",
+                raw=req.body if req.body else None,
+                headers=headers,
+                timeout=int(self.flags["leader_proxy_read_timeout"]) / 1000,
+            )
+        except OSError as exc:
+            return web.Response.text(f"Could not reach the current leader {leader}: {exc}", 502)
+        keep = {
+            k: v
+            for k, v in resp_headers.items()
+            if k.lower() in ("content-type", "location", "x-marathon-leader")
+        }
+        keep["Via"] = f"1.1 {self.participant}"
+        return web.Response(status, body, keep)
+
+    def _leader_handle(self, req: web.Request) -> web.Response:  # noqa: C901  (a router)
+        path = req.path.rstrip("/") or "/"
+        if path == "/":
+            return web.Response(302, b"", {"Location": "/ui/"})
+        if path == "/ping":
+            if "application/json" in req.headers.get("accept", ""):
+                return web.Response.json("pong")
+            return web.Response.text("pong")
+        if path == "/v2/info":
+            return web.Response.json(self.info())
+        if path == "/version":
+            return web.Response.json(version_info(MARATHON_VERSION))
+        if path == "/v2/leader":
+            if req.method == "DELETE":
+                threading.Thread(target=self.abdicate, daemon=True).start()
+                return web.Response.json({"message": "Leadership abdicated"})
+            return web.Response.json({"leader": self.participant})
+        if path == "/metrics":
+            with self.lock:
+                running = sum(t["state"] == "TASK_RUNNING" for t in self.tasks)
+                return web.Response.json(
+                    {
+                        "version": "1",
+                        "counters": {},
+                        "histograms": {},
+                        "meters": {},
+                        "timers": {},
+                        "gauges": {
+                            "marathon.uptime.gauge.seconds": {"value": round(now() - self.start_time, 3)},
+                            "marathon.leadership.duration.gauge.seconds": {
+                                "value": round(now() - (self.leader_since or now()), 3)
+                            },
+                            "marathon.apps.active.gauge": {"value": len(self.apps)},
+                            "marathon.instances.running.gauge": {"value": running},
+                        },
+                    }
+                )
+        if path == "/v2/tasks":
+            with self.lock:
+                return web.Response.json(
+                    {
+                        "tasks": [
+                            {
+                                "id": t["id"],
+                                "appId": app_of_task(t["id"]),
+                                "slaveId": t["slave_id"],
+                                "state": t["state"],
+                            }
+                            for t in self.tasks
+                        ]
+                    }
+                )
+        if path == "/v2/apps":
+            return self._apps(req)
+        if path.startswith("/v2/apps/"):
+            return self._app(req, path[len("/v2/apps") :])
+        return web.Response.json({"message": "Not found"}, 404)
+
+    def _apps(self, req: web.Request) -> web.Response:
+        if req.method == "GET":
+            with self.lock:
+                return web.Response.json({"apps": [self._app_view(a, False) for a in self.apps.values()]})
+        if req.method != "POST":
+            return web.Response(405)
+        try:
+            app = normalize_app(req.json())  # type: ignore[arg-type]
+        except (ValueError, TypeError, AttributeError) as exc:
+            return web.Response.json(
+                {"message": "Object is not valid", "details": [{"errors": [str(exc)]}]}, 422
+            )
+        with self.lock:
+            if app["id"] in self.apps:
+                return web.Response.json({"message": f"An app with id [{app['id']}] already exists."}, 409)
+            app["version"] = iso(now())
+            self.apps[app["id"]] = app
+            self._store_app(app)
+            return web.Response.json(self._app_view(app, False), 201, {"Location": f"/v2/apps{app['id']}"})
+
+    def _app(self, req: web.Request, app_id: str) -> web.Response:
+        app_id = "/" + app_id.strip("/")
+        with self.lock:
+            app = self.apps.get(app_id)
+            if req.method == "GET":
+                if app is None:
+                    return web.Response.json({"message": f"App '{app_id}' does not exist"}, 404)
+                return web.Response.json({"app": self._app_view(app, True)})
+            deployment = {"version": iso(now()), "deploymentId": str(uuid.uuid4())}
+            if req.method == "DELETE":
+                if app is None:
+                    return web.Response.json({"message": f"App '{app_id}' does not exist"}, 404)
+                del self.apps[app_id]
+                self._delete_app(app_id)
+                return web.Response.json(deployment)
+            if req.method in ("PUT", "PATCH"):
+                body = req.json() or {}
+                try:
+                    merged = normalize_app({**(app or {}), **body}, app_id)  # type: ignore[arg-type]
+                except (ValueError, TypeError) as exc:
+                    return web.Response.json(
+                        {"message": "Object is not valid", "details": [{"errors": [str(exc)]}]}, 422
+                    )
+                merged["version"] = deployment["version"]
+                self.apps[app_id] = merged
+                self._store_app(merged)
+                if app is None:
+                    return web.Response.json(self._app_view(merged, False), 201)
+                return web.Response.json(deployment)
+        return web.Response(405)
+
+
+def _redact(url: str) -> str:
+    import re
+
+    return re.sub(r"//[^@/]+@", "//xxxxxxxx:xxxxxxxx@", url)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        flags = load_marathon_flags(FLAGS, argv, os.environ)
+        validate(flags)
+    except (FlagError, ValueError) as exc:
+        sys.stderr.write(f"[scallop] Error: {exc}\n")
+        sys.exit(EXIT_FLAG)
+    web.setup_logging("marathon", str(flags["logging_level"] or "INFO"))
+    app = Marathon(flags)
+    log.info("Starting Marathon %s (emulator) as %s", MARATHON_VERSION, app.participant)
+    try:
+        web.serve(str(flags["http_address"] or "0.0.0.0"), app.port, app.handle)
+    except OSError as exc:
+        die(f"Failed to bind the HTTP port {app.port}: {exc}", EXIT_BIND)
+    if flags["ha"]:
+        app.start_zk()
+    else:
+        die("This emulator only supports --ha (the default)", EXIT_FLAG)
+    while True:
+        time.sleep(3600)

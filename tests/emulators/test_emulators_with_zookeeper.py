@@ -1,0 +1,233 @@
+"""The emulators against a real ZooKeeper, checked with a third-party client (kazoo) and plain
+HTTP against the reference (api-surfaces §1.5-1.9, §2.3-2.4)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+from conftest import free_port, get_json, wait_for
+from kazoo.client import KazooClient
+from mesos_emulator import zk as zkl
+
+MASTERS = 3
+
+
+def http(method: str, url: str, body: object = None) -> tuple[int, dict | str, dict]:
+    from mesos_emulator.web import call
+
+    status, payload, headers = call(method, url, body)
+    try:
+        return status, json.loads(payload or b"null"), headers
+    except ValueError:
+        return status, payload.decode(), headers
+
+
+def start_stack(daemons, zookeeper, tmp_path):
+    masters = {}
+    for i in range(MASTERS):
+        port = free_port()
+        proc = daemons.start(
+            "mesos-master",
+            [
+                f"--zk=zk://{zookeeper}/mesos",
+                "--quorum=2",
+                f"--work_dir={tmp_path}/m{i}",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                "--hostname=127.0.0.1",
+                "--cluster=emu",
+                "--zk_session_timeout=4secs",
+            ],
+        )
+        masters[port] = proc
+    agents = {}
+    for i in range(2):
+        port = free_port()
+        agents[port] = daemons.start(
+            "mesos-agent",
+            ["--ip=127.0.0.1", f"--port={port}", "--hostname=127.0.0.1"],
+            env={
+                "MESOS_MASTER": f"zk://{zookeeper}/mesos",
+                "MESOS_WORK_DIR": f"{tmp_path}/a{i}",
+                "MESOS_RESOURCES": "cpus:2;mem:1024;disk:2048",
+            },
+        )
+    return masters, agents
+
+
+def leaders(ports):
+    return [p for p in ports if get_json(f"http://127.0.0.1:{p}/metrics/snapshot")["master/elected"] == 1.0]
+
+
+def test_mesos_election_layout_endpoints_and_failover(zookeeper, daemons, tmp_path):
+    masters, agents = start_stack(daemons, zookeeper, tmp_path)
+    (leader,) = wait_for(lambda: leaders(masters) if len(leaders(masters)) == 1 else None, what="one leader")
+
+    # ZooKeeper layout, read with a third-party client: ephemeral sequential json.info_ nodes,
+    # MasterInfo JSON, leader = smallest sequence.
+    client = KazooClient(hosts=zookeeper)
+    client.start()
+    try:
+        children = wait_for(
+            lambda: (
+                [c for c in client.get_children("/mesos") if c.startswith("json.info_")]
+                if len(client.get_children("/mesos")) >= MASTERS
+                else None
+            ),
+            what="3 members",
+        )
+        assert len(children) == MASTERS
+        first = min(children, key=zkl.sequence_of)
+        data, stat = client.get(f"/mesos/{first}")
+        assert stat.ephemeralOwner != 0
+        info = json.loads(data)
+        assert info["address"]["port"] == leader
+        assert info["pid"] == f"master@127.0.0.1:{leader}"
+    finally:
+        client.stop()
+
+    # Endpoints: leader-only state with redirects on the others, /master/redirect always 307.
+    follower = next(p for p in masters if p != leader)
+    status, _, headers = http("GET", f"http://127.0.0.1:{follower}/master/state")
+    assert status == 307
+    assert headers["Location"] == f"//127.0.0.1:{leader}/master/state"
+    status, _, headers = http("GET", f"http://127.0.0.1:{leader}/master/redirect")
+    assert (status, headers["Location"]) == (307, f"//127.0.0.1:{leader}")
+    assert http("GET", f"http://127.0.0.1:{follower}/health")[0] == 200
+    version = get_json(f"http://127.0.0.1:{leader}/version")
+    assert version["emulator"] is True
+    assert version["version"].startswith("1.11.0")
+
+    def registered():
+        state = get_json(f"http://127.0.0.1:{leader}/master/state")
+        return state if len(state["slaves"]) == 2 else None
+
+    state = wait_for(registered, what="two agents")
+    assert state["leader"] == f"master@127.0.0.1:{leader}"
+    assert state["cluster"] == "emu"
+    assert state["leader_info"]["port"] == leader
+    for slave in state["slaves"]:
+        assert (slave["resources"]["cpus"], slave["resources"]["mem"], slave["resources"]["disk"]) == (2, 1024, 2048)
+        assert slave["resources"]["ports"] == "[31000-32000]"
+        assert slave["used_resources"]["cpus"] == 0
+    for port in agents:
+        agent_state = get_json(f"http://127.0.0.1:{port}/state")
+        assert agent_state["id"] in {s["id"] for s in state["slaves"]}
+        assert get_json(f"http://127.0.0.1:{port}/metrics/snapshot")["slave/registered"] == 1.0
+    metrics = get_json(f"http://127.0.0.1:{leader}/metrics/snapshot")
+    assert metrics["master/cpus_total"] == 4.0
+    assert metrics["registrar/log/recovered"] == 1.0
+
+    # Kill -9 the leader: its session expires, a new leader is elected, agents re-register.
+    masters[leader].send_signal(signal.SIGKILL)
+    rest = [p for p in masters if p != leader]
+    started = time.monotonic()
+    (new_leader,) = wait_for(lambda: leaders(rest) if len(leaders(rest)) == 1 else None, 30, what="new leader")
+    elapsed = time.monotonic() - started
+    assert elapsed < 4 + 10  # session timeout plus a margin
+    wait_for(
+        lambda: len(get_json(f"http://127.0.0.1:{new_leader}/master/slaves")["slaves"]) == 2,
+        what="agents re-registered",
+    )
+
+
+def test_master_exits_when_its_znode_disappears(zookeeper, daemons, tmp_path):
+    port = free_port()
+    proc = daemons.start(
+        "mesos-master",
+        [f"--zk=zk://{zookeeper}/solo", "--quorum=1", f"--work_dir={tmp_path}/m", "--ip=127.0.0.1", f"--port={port}"],
+    )
+    wait_for(lambda: get_json(f"http://127.0.0.1:{port}/metrics/snapshot")["master/elected"] == 1.0, what="elected")
+    client = KazooClient(hosts=zookeeper)
+    client.start()
+    try:
+        for child in client.get_children("/solo"):
+            if child.startswith("json.info_"):
+                client.delete(f"/solo/{child}")
+    finally:
+        client.stop()
+    assert proc.wait(15) == 1
+
+
+def test_unknown_flag_is_refused(daemons):
+    proc = daemons.start("mesos-master", ["--no_such_flag=1"])
+    assert proc.wait(10) == 1
+    proc = daemons.start("marathon", ["--master", "zk://x:1/mesos", "--no_such_flag", "1"])
+    assert proc.wait(10) == 112
+
+
+def test_marathon_latch_apps_and_abdication(zookeeper, daemons, tmp_path):
+    masters, _ = start_stack(daemons, zookeeper, tmp_path)
+    (leader,) = wait_for(lambda: leaders(masters) if len(leaders(masters)) == 1 else None, what="mesos leader")
+    wait_for(lambda: len(get_json(f"http://127.0.0.1:{leader}/master/slaves")["slaves"]) == 2, what="agents")
+    marathons = {}
+    for _ in range(2):
+        port = free_port()
+        marathons[port] = daemons.start(
+            "marathon",
+            ["--master", f"zk://{zookeeper}/mesos", "--http_port", str(port), "--hostname", "127.0.0.1"],
+            env={"MARATHON_ZK": f"zk://{zookeeper}/marathon", "MARATHON_ZK_SESSION_TIMEOUT": "4000"},
+        )
+    ports = list(marathons)
+
+    def one_leader():
+        answers = {get_json(f"http://127.0.0.1:{p}/v2/leader")["leader"] for p in ports}
+        return answers.pop() if len(answers) == 1 else None
+
+    m_leader = wait_for(one_leader, what="marathon leader")
+    m_port = int(m_leader.split(":")[1])
+    standby = next(p for p in ports if p != m_port)
+
+    client = KazooClient(hosts=zookeeper)
+    client.start()
+    try:
+        latch = client.get_children("/marathon/leader-curator")
+        assert len(latch) == 2 and all("-latch-" in c for c in latch)
+        first = min(latch, key=zkl.sequence_of)
+        assert client.get(f"/marathon/leader-curator/{first}")[0].decode() == m_leader
+    finally:
+        client.stop()
+
+    info = get_json(f"http://127.0.0.1:{standby}/v2/info")  # proxied to the leader
+    assert info["emulator"] is True and info["elected"] is True and info["leader"] == m_leader
+    status, _, headers = http("GET", f"http://127.0.0.1:{standby}/ping")
+    assert status == 200 and headers["X-Marathon-Leader"] == f"http://{m_leader}" and "Via" in headers
+
+    app = {"id": "/sleepy", "cmd": "sleep 300", "cpus": 1.5, "mem": 100, "instances": 1}
+    assert http("POST", f"http://127.0.0.1:{standby}/v2/apps", app)[0] == 201
+    assert http("POST", f"http://127.0.0.1:{standby}/v2/apps", app)[0] == 409
+    assert http("PUT", f"http://127.0.0.1:{m_port}/v2/apps/sleepy", {"instances": 2})[0] == 200
+
+    def running(n):
+        def check():
+            got = get_json(f"http://127.0.0.1:{m_port}/v2/apps/sleepy")["app"]
+            return got if got["tasksRunning"] == n else None
+
+        return check
+
+    app_state = wait_for(running(2), what="2 instances")
+    assert len({t["slaveId"] for t in app_state["tasks"]}) == 2  # 1.5 cpus each: one per 2-cpu agent
+    metrics = get_json(f"http://127.0.0.1:{leader}/metrics/snapshot")
+    assert (metrics["master/cpus_used"], metrics["master/mem_used"]) == (3.0, 200.0)
+    # A third instance does not fit anywhere (0.5 cpus left per agent).
+    http("PUT", f"http://127.0.0.1:{m_port}/v2/apps/sleepy", {"instances": 3})
+    time.sleep(5)
+    assert get_json(f"http://127.0.0.1:{m_port}/v2/apps/sleepy")["app"]["tasksRunning"] == 2
+
+    # Abdication: the leader exits (105) and the standby takes over with the apps from ZooKeeper.
+    assert http("DELETE", f"http://127.0.0.1:{standby}/v2/leader")[1] == {"message": "Leadership abdicated"}
+    assert marathons[m_port].wait(15) == 105
+    wait_for(
+        lambda: get_json(f"http://127.0.0.1:{standby}/v2/leader")["leader"] == f"127.0.0.1:{standby}",
+        what="standby elected",
+    )
+    wait_for(
+        lambda: get_json(f"http://127.0.0.1:{standby}/v2/apps/sleepy")["app"]["tasksRunning"] == 2, what="apps kept"
+    )
+    assert http("DELETE", f"http://127.0.0.1:{standby}/v2/apps/sleepy")[0] == 200
+    wait_for(
+        lambda: get_json(f"http://127.0.0.1:{leader}/metrics/snapshot")["master/tasks_running"] == 0,
+        what="tasks killed",
+    )
