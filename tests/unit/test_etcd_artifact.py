@@ -66,8 +66,9 @@ def test_archive_has_upstream_layout_and_is_reproducible(tmp_path):
     with tarfile.open(first) as tar:
         names = sorted(m.name for m in tar.getmembers())
         modes = {m.name: m.mode for m in tar.getmembers()}
-    assert names == ["etcd-v3.5.35-linux-amd64"] + [f"etcd-v3.5.35-linux-amd64/{n}" for n in
-                                                      ("etcd", "etcdctl", "etcdutl")]
+    assert names == ["etcd-v3.5.35-linux-amd64"] + [
+        f"etcd-v3.5.35-linux-amd64/{n}" for n in ("etcd", "etcdctl", "etcdutl")
+    ]
     assert modes["etcd-v3.5.35-linux-amd64/etcd"] == 0o755
 
 
