@@ -79,10 +79,7 @@ def zk_url(addresses: str | Iterable[str], path: str, port: int | str = 2181) ->
 def etcd_initial_cluster(members: Mapping[str, str] | Iterable[Mapping[str, str]], port: int | str = 2380,
                          scheme: str = "https") -> str:
     """`name1=https://addr1:2380,...` from {name: address} or [{name:, address:}]."""
-    if isinstance(members, Mapping):
-        pairs = list(members.items())
-    else:
-        pairs = [(m["name"], m["address"]) for m in members]
+    pairs = list(members.items()) if isinstance(members, Mapping) else [(m["name"], m["address"]) for m in members]
     if not pairs:
         raise AnsibleFilterError("etcd_initial_cluster: no members")
     names = [n for n, _ in pairs]

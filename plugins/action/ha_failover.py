@@ -1,0 +1,589 @@
+"""Controller-side HA failover validation (see plugins/modules/ha_failover.py for the docs).
+
+Finds the leader of a cluster with the system's own mechanism, writes a marker, injects a
+fault on the leader while a client writes throughout, measures the time to a new leader and
+the write outage, checks every acknowledged write on every member, always heals the fault,
+and checks the old leader rejoins as a follower. The decisions and the arithmetic live in
+plugins/module_utils/stackbench_failover.py; this file only talks to the hosts.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib.util
+import json
+import shlex
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ansible import context
+from ansible.plugins.action import ActionBase
+
+_UTILS = Path(__file__).resolve().parent.parent / "module_utils" / "stackbench_failover.py"
+
+
+def _failover() -> ModuleType:
+    """Load the shared logic by path (controller plugins cannot import custom module_utils)."""
+    name = "stackbench_failover"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, _UTILS)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+F = _failover()
+
+DEFAULT_GROUPS = {
+    "zookeeper": "zookeeper", "etcd": "etcd", "mesos_masters": "mesos_masters", "marathon": "marathon",
+    "kube_apiserver": "kube_control_plane", "kube_controller_manager": "kube_control_plane",
+    "kube_scheduler": "kube_control_plane",
+}
+IMPLEMENTED = ("zookeeper", "etcd")
+DEFAULT_SERVICES = {"zookeeper": "zookeeper", "etcd": "etcd"}
+PARTITION_CHAIN = "STACKBENCH-PART"
+
+
+class Failure(Exception):
+    """A run that cannot go on; the message is the task's `msg`."""
+
+
+# ----- running commands on hosts (through Ansible, so every connection plugin works) ----------
+
+class HostRunner:
+    """Runs a shell command on an inventory host with `ansible` and the same inventory/connection."""
+
+    def __init__(self, inventory_sources: list[str], timeout: float = 120) -> None:
+        self.inventory_sources = inventory_sources
+        self.timeout = timeout
+
+    def _base(self) -> list[str]:
+        cmd = [str(Path(sys.executable).with_name("ansible"))]
+        for source in self.inventory_sources:
+            cmd += ["-i", source]
+        args = context.CLIARGS
+        if args.get("connection") and args["connection"] not in ("smart",):
+            cmd += ["-c", args["connection"]]
+        if args.get("private_key_file"):
+            cmd += ["--private-key", args["private_key_file"]]
+        if args.get("remote_user"):
+            cmd += ["-u", args["remote_user"]]
+        for extra in args.get("extra_vars") or ():
+            cmd += ["-e", extra]
+        return cmd
+
+    def shell(self, host: str, command: str, become: bool = True) -> tuple[int, str, str]:
+        cmd = self._base() + [host, "-m", "ansible.builtin.shell", "-a", command]
+        if become:
+            cmd.append("-b")
+        env = {**__import__("os").environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+               "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_CALLBACKS_ENABLED": ""}
+        try:
+            run = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout, env=env, check=False)
+        except subprocess.TimeoutExpired:
+            return 255, "", f"timed out after {self.timeout}s"
+        try:
+            result = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+        except (ValueError, KeyError, IndexError):
+            return 255, "", (run.stdout + run.stderr).strip()[-500:]
+        if result.get("unreachable"):
+            return 255, "", result.get("msg", "unreachable")
+        return int(result.get("rc", 1 if result.get("failed") else 0)), result.get("stdout", ""), \
+            result.get("stderr", "") or (result.get("msg", "") if result.get("failed") else "")
+
+
+def _local(cmd: list[str], timeout: float = 120) -> tuple[int, str]:
+    try:
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 255, str(exc)
+    return run.returncode, (run.stdout + run.stderr).strip()
+
+
+# ----- faults ----------------------------------------------------------------------------------
+
+def partition_commands(chain: str = PARTITION_CHAIN) -> tuple[str, str]:
+    """iptables commands that cut a host off except SSH (so it can be healed), and undo them."""
+    cut = " && ".join([
+        f"(iptables -N {chain}-IN 2>/dev/null || iptables -F {chain}-IN)",
+        f"(iptables -N {chain}-OUT 2>/dev/null || iptables -F {chain}-OUT)",
+        f"iptables -A {chain}-IN -i lo -j ACCEPT",
+        f"iptables -A {chain}-IN -p tcp --dport 22 -j ACCEPT",
+        f"iptables -A {chain}-IN -j DROP",
+        f"iptables -A {chain}-OUT -o lo -j ACCEPT",
+        f"iptables -A {chain}-OUT -p tcp --sport 22 -j ACCEPT",
+        f"iptables -A {chain}-OUT -j DROP",
+        "date +%s.%N",
+        f"iptables -I INPUT 1 -j {chain}-IN",
+        f"iptables -I OUTPUT 1 -j {chain}-OUT",
+    ])
+    heal = "; ".join([
+        f"while iptables -D INPUT -j {chain}-IN 2>/dev/null; do :; done",
+        f"while iptables -D OUTPUT -j {chain}-OUT 2>/dev/null; do :; done",
+        f"iptables -F {chain}-IN 2>/dev/null", f"iptables -X {chain}-IN 2>/dev/null",
+        f"iptables -F {chain}-OUT 2>/dev/null", f"iptables -X {chain}-OUT 2>/dev/null", "true",
+    ])
+    return cut, heal
+
+
+def fault_command(fault: str, service: str) -> str:
+    """The host command for stop/kill; it prints the host's time right before the fault."""
+    unit = shlex.quote(service)
+    if fault == "stop":
+        return f"systemctl is-active --quiet {unit} && date +%s.%N && systemctl stop {unit}"
+    if fault == "kill":
+        return (f"pid=$(systemctl show -p MainPID --value {unit}) && [ \"$pid\" -gt 0 ] "
+                f"&& date +%s.%N && kill -9 \"$pid\"")
+    raise ValueError(fault)
+
+
+class Fault:
+    """Injects one fault on one host and heals it (idempotently)."""
+
+    def __init__(self, kind: str, host: str, service: str, runner: HostRunner, lab: str | None,
+                 lab_host: str) -> None:
+        self.kind, self.host, self.service, self.runner, self.lab, self.lab_host = \
+            kind, host, service, runner, lab, lab_host
+        self.injected = False
+        self.log: list[str] = []
+
+    def inject(self) -> float:
+        before = time.time()
+        if self.kind == "partition" and self.lab:
+            rc, out = _local(["stackbench", "lab", "partition", self.lab_host, "--lab", self.lab])
+            after = time.time()
+            if rc != 0:
+                raise Failure(f"lab partition of {self.host} failed: {out}")
+            self.injected = True
+            return after  # the disconnect is complete when the command returns
+        command = partition_commands()[0] if self.kind == "partition" else fault_command(self.kind, self.service)
+        rc, out, err = self.runner.shell(self.host, command)
+        after = time.time()
+        self.injected = True  # even a failed command may have done part of its work: always heal
+        if rc != 0:
+            raise Failure(f"{self.kind} on {self.host} failed (rc={rc}): {err or out}")
+        try:
+            stamp = float(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            stamp = after
+        # Trust the host's clock only when it agrees with ours (lab containers share it).
+        return stamp if before - 1 <= stamp <= after + 1 else after
+
+    def heal(self) -> None:
+        if not self.injected:
+            return
+        if self.kind == "partition" and self.lab:
+            rc, out = _local(["stackbench", "lab", "heal", self.lab_host, "--lab", self.lab])
+            self.log.append(f"lab heal {self.lab_host}: rc={rc} {out[-200:]}")
+            if rc != 0:
+                raise Failure(f"could not heal the lab partition of {self.host}: {out}")
+        elif self.kind == "partition":
+            rc, out, err = self.runner.shell(self.host, partition_commands()[1])
+            if rc != 0:
+                raise Failure(f"could not remove the iptables partition on {self.host}: {err or out}")
+        else:
+            rc, out, err = self.runner.shell(self.host, f"systemctl start {shlex.quote(self.service)}")
+            if rc != 0:
+                raise Failure(f"could not start {self.service} again on {self.host}: {err or out}")
+        self.injected = False
+
+
+# ----- clients ---------------------------------------------------------------------------------
+
+def zk_four_letter(address: str, port: int, word: str, timeout: float = 1.0) -> str | None:
+    """Send a 4lw command; None when the member does not answer."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(word.encode())
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return None
+
+
+class ZooKeeperSystem:
+    name = "zookeeper"
+
+    def __init__(self, members: dict[str, str], port: int, timeout: float) -> None:
+        import logging
+
+        from kazoo.client import KazooClient  # controller-side dependency (requirements.lock)
+
+        logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # reconnects during a fault are expected
+
+        self._kazoo = KazooClient
+        self.members, self.port, self.timeout = members, port, timeout
+        self.base = f"/stackbench-ha/{uuid.uuid4().hex[:12]}"
+        self.client: Any = None
+        self.settings: dict[str, str] = {}
+
+    def mode(self, host: str) -> str | None:
+        text = zk_four_letter(self.members[host], self.port, "mntr")
+        if text is None:
+            return None
+        return F.zk_mode(F.parse_mntr(text))
+
+    def modes(self, hosts: list[str]) -> dict[str, str | None]:
+        return {h: self.mode(h) for h in hosts}
+
+    def leader(self, hosts: list[str]) -> str | None:
+        return F.single_leader(self.modes(hosts))
+
+    def read_settings(self, host: str) -> None:
+        text = zk_four_letter(self.members[host], self.port, "conf") or ""
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                self.settings[key.strip()] = value.strip()
+
+    def bounds(self) -> dict[str, float]:
+        s = self.settings
+        if "tickTime" not in s:
+            return {}
+        return F.zookeeper_bounds(int(s["tickTime"]), int(s.get("syncLimit", 0)), int(s.get("initLimit", 0)),
+                                  int(s["maxSessionTimeout"]) if "maxSessionTimeout" in s else None)
+
+    def connect(self, hosts: list[str]) -> None:
+        connect = ",".join(f"{self.members[h]}:{self.port}" for h in hosts)
+        self.client = self._kazoo(hosts=connect, timeout=10.0,
+                                  connection_retry={"max_tries": -1, "delay": 0.05, "max_delay": 0.5})
+        self.client.start(timeout=self.timeout)
+        self.client.ensure_path(self.base)
+
+    def write(self, key: str, value: bytes) -> None:
+        self.client.create_async(f"{self.base}/{key}", value).get(timeout=2.0)
+
+    def keys_on(self, host: str) -> list[str] | None:
+        client = self._kazoo(hosts=f"{self.members[host]}:{self.port}", timeout=10.0,
+                             connection_retry={"max_tries": 3, "delay": 0.2})
+        try:
+            client.start(timeout=10)
+            client.sync(self.base)  # catch up with the leader before reading
+            return client.get_children(self.base)
+        except Exception:  # noqa: BLE001 - a member that cannot be read is reported as unread
+            return None
+        finally:
+            client.stop()
+            client.close()
+
+    def cleanup(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):  # cleanup is best effort
+                self.client.delete(self.base, recursive=True)
+            self.client.stop()
+            self.client.close()
+
+
+class EtcdSystem:
+    name = "etcd"
+
+    def __init__(self, members: dict[str, str], port: int, timeout: float, ca: str, cert: str, key: str) -> None:
+        self.members, self.port, self.timeout = members, port, timeout
+        self.context = ssl.create_default_context(cafile=ca)
+        self.context.load_cert_chain(cert, key)
+        self.prefix = f"/stackbench-ha/{uuid.uuid4().hex[:12]}/"
+        self.ids: dict[int, str] = {}
+        self.current = 0
+        self.writers: list[str] = []
+        self.settings: dict[str, str] = {}
+
+    def _post(self, host: str, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        request = urllib.request.Request(f"https://{self.members[host]}:{self.port}{path}",
+                                         data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout, context=self.context) as response:
+            return json.loads(response.read())
+
+    def status(self, host: str) -> dict[str, Any] | None:
+        try:
+            status = F.etcd_status(self._post(host, "/v3/maintenance/status", {}, 1.0), host)
+        except (OSError, ValueError, urllib.error.URLError):
+            return None
+        self.ids[status["member_id"]] = host
+        return status
+
+    def modes(self, hosts: list[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for host in hosts:
+            status = self.status(host)
+            out[host] = None if status is None else ("leader" if status["is_leader"] else
+                                                     "follower" if status["leader_id"] else "candidate")
+        return out
+
+    def leader(self, hosts: list[str]) -> str | None:
+        statuses = [s for s in (self.status(h) for h in hosts) if s is not None]
+        if len(statuses) < len(hosts) // 2 + 1:
+            return None
+        agreed = F.etcd_agreed_leader(statuses)
+        return self.ids.get(agreed) if agreed else None
+
+    def bounds(self) -> dict[str, float]:
+        s = self.settings
+        return F.etcd_bounds(int(s.get("ETCD_ELECTION_TIMEOUT", 1000)), int(s.get("ETCD_HEARTBEAT_INTERVAL", 100)))
+
+    def connect(self, hosts: list[str]) -> None:
+        self.writers = list(hosts)
+
+    def write(self, key: str, value: bytes) -> None:
+        host = self.writers[self.current % len(self.writers)]
+        try:
+            self._post(host, "/v3/kv/put", {"key": base64.b64encode((self.prefix + key).encode()).decode(),
+                                            "value": base64.b64encode(value).decode()}, 2.0)
+        except Exception:
+            self.current += 1  # try another member next time
+            raise
+
+    def _prefix_end(self) -> str:
+        raw = bytearray(self.prefix.encode())
+        raw[-1] += 1
+        return base64.b64encode(bytes(raw)).decode()
+
+    def keys_on(self, host: str) -> list[str] | None:
+        body = {"key": base64.b64encode(self.prefix.encode()).decode(), "range_end": self._prefix_end(),
+                "keys_only": True}
+        try:  # a linearizable read through this member: it answers once it has caught up
+            reply = self._post(host, "/v3/kv/range", body, 5.0)
+        except (OSError, ValueError, urllib.error.URLError):
+            return None
+        return [base64.b64decode(kv["key"]).decode()[len(self.prefix):] for kv in reply.get("kvs", [])]
+
+    def cleanup(self) -> None:
+        body = {"key": base64.b64encode(self.prefix.encode()).decode(), "range_end": self._prefix_end()}
+        for host in self.writers:
+            try:
+                self._post(host, "/v3/kv/deleterange", body, 5.0)
+                return
+            except (OSError, ValueError, urllib.error.URLError):
+                continue
+
+
+# ----- the writer ------------------------------------------------------------------------------
+
+class Writer(threading.Thread):
+    """Writes sequential keys as fast as acknowledgements come (with a small pause)."""
+
+    def __init__(self, system: Any, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.system, self.interval = system, interval
+        self.log = F.WriteLog()
+        self.stop_event = threading.Event()
+        self.seq = 0
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            self.seq += 1
+            key = f"w{self.seq:07d}"
+            started = time.time()
+            try:
+                self.system.write(key, str(started).encode())
+                self.log.record(self.seq, key, started, time.time(), True)
+            except Exception as exc:  # noqa: BLE001 - every failure is data
+                self.log.record(self.seq, key, started, time.time(), False, f"{type(exc).__name__}: {exc}")
+                self.stop_event.wait(0.05)
+            self.stop_event.wait(self.interval)
+
+    def acked_since(self, moment: float) -> bool:
+        return any(a.ok and a.started >= moment for a in list(self.log.attempts))
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -> tuple[Any, float | None]:
+    """Poll until `predicate()` is truthy; (value, time.time() when seen) or (None, None)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value, time.time()
+        time.sleep(interval)
+    return None, None
+
+
+# ----- the action ------------------------------------------------------------------------------
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("system", "fault", "group", "force", "service", "port", "timeout_seconds",
+                             "baseline_seconds", "settle_seconds", "write_interval_seconds",
+                             "etcd_ca_cert", "etcd_client_cert", "etcd_client_key", "etcd_pki_dir"))
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        args = self._task.args
+        system = args.get("system")
+        fault_kind = args.get("fault", "kill")
+        result.update(changed=False, system=system, fault=fault_kind)
+        try:
+            result.update(self._validate(system, fault_kind, args, task_vars))
+        except Failure as exc:
+            result.update(failed=True, msg=str(exc))
+        return result
+
+    def _validate(self, system: str, fault_kind: str, args: dict[str, Any],
+                  task_vars: dict[str, Any]) -> dict[str, Any]:
+        if system not in F.SYSTEMS:
+            raise Failure(f"unknown system {system!r}: use one of {', '.join(F.SYSTEMS)}")
+        if system not in IMPLEMENTED:
+            raise Failure(f"system {system!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
+        if fault_kind not in F.FAULTS:
+            raise Failure(f"unknown fault {fault_kind!r}: use one of {', '.join(F.FAULTS)}")
+        group = args.get("group") or DEFAULT_GROUPS[system]
+        groups = task_vars.get("groups", {})
+        hosts = list(groups.get(group) or [])
+        if not hosts:
+            raise Failure(f"the inventory has no hosts in group {group!r} (needed for {system})")
+        hostvars = task_vars["hostvars"]
+        members = {h: str(self._address(hostvars[h], system, h)) for h in hosts}
+        runner = HostRunner(list(task_vars.get("ansible_inventory_sources") or []))
+        return run_failover(system, fault_kind, members, hostvars, runner, args)
+
+    @staticmethod
+    def _address(hv: Any, system: str, host: str) -> str:
+        return hv["ansible_host"] if "ansible_host" in hv and hv["ansible_host"] else host
+
+
+def _fetch_etcd_certs(runner: HostRunner, host: str, pki_dir: str, target: Path) -> tuple[str, str, str]:
+    paths = []
+    for name in ("ca.crt", "member.crt", "member.key"):
+        rc, out, err = runner.shell(host, f"base64 -w0 {shlex.quote(pki_dir + '/' + name)}")
+        if rc != 0:
+            raise Failure(f"cannot read {pki_dir}/{name} on {host} for the etcd client: {err or out}")
+        path = target / name
+        path.write_bytes(base64.b64decode(out.strip()))
+        path.chmod(0o600)
+        paths.append(str(path))
+    return paths[0], paths[1], paths[2]
+
+
+def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars: Any, runner: HostRunner,
+                 args: dict[str, Any]) -> dict[str, Any]:
+    timeout = float(args.get("timeout_seconds", 90))
+    hosts = list(members)
+    service = args.get("service") or DEFAULT_SERVICES[system]
+    with tempfile.TemporaryDirectory(prefix="stackbench-ha-") as tmp:
+        if system == "zookeeper":
+            client: Any = ZooKeeperSystem(members, int(args.get("port", 2181)), timeout)
+        else:
+            ca, cert, key = args.get("etcd_ca_cert"), args.get("etcd_client_cert"), args.get("etcd_client_key")
+            if not (ca and cert and key):
+                source = next(iter(hosts))
+                ca, cert, key = _fetch_etcd_certs(runner, source, args.get("etcd_pki_dir", "/etc/etcd/pki"),
+                                                  Path(tmp))
+            client = EtcdSystem(members, int(args.get("port", 2379)), timeout, ca, cert, key)
+
+        try:
+            # 1. who leads, is it safe to take it down?
+            modes = client.modes(hosts)
+            answering = [h for h, m in modes.items() if m is not None]
+            if not answering:
+                raise Failure(f"no {system} member answered ({', '.join(f'{h}={members[h]}' for h in hosts)}): "
+                              "unreachable endpoints or the service is down")
+            leader = client.leader(hosts)
+            if leader is None:
+                raise Failure(f"{system}: no single leader to begin with (modes: {modes})")
+            healthy = sum(1 for m in modes.values() if m in ("leader", "follower"))
+            ok, why = F.fault_decision(system, len(hosts), healthy, 1, bool(args.get("force", False)))
+            if not ok:
+                raise Failure(why)
+            survivors = [h for h in hosts if h != leader]
+            if system == "zookeeper":
+                client.read_settings(leader)
+            else:
+                rc, out, _ = runner.shell(leader, "grep -h -E '^ETCD_(ELECTION_TIMEOUT|HEARTBEAT_INTERVAL)=' "
+                                                  "/etc/etcd/*.env /etc/default/etcd 2>/dev/null; true")
+                client.settings = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+            # 2. marker and the writer
+            client.connect(survivors)
+            marker = "marker"
+            client.write(marker, b"stackbench ha marker")
+            writer = Writer(client, float(args.get("write_interval_seconds", 0.02)))
+            writer.start()
+            time.sleep(float(args.get("baseline_seconds", 2)))
+            lab = hostvars[leader].get("stackbench_lab") if "stackbench_lab" in hostvars[leader] else None
+            fault = Fault(fault_kind, leader, service, runner, lab, leader)
+            new_leader = new_leader_at = rejoined = rejoin_seconds = None
+            heal_error = fault_error = None
+            healed_at: float | None = None
+            fault_at = time.time()
+            try:
+                # 3. the fault
+                fault_at = fault.inject()
+                # 4. a new leader among the survivors, and writes again
+                new_leader, new_leader_at = wait_for(
+                    lambda: (lead if (lead := client.leader(survivors)) and lead != leader else None), timeout)
+                wait_for(lambda: writer.acked_since(fault_at), timeout)
+                time.sleep(float(args.get("settle_seconds", 3)))
+            except Failure as exc:
+                fault_error = str(exc)
+            finally:
+                writer.stop_event.set()
+                writer.join(timeout=10)
+                # 6. heal, always
+                try:
+                    fault.heal()
+                    healed_at = time.time()
+                except Failure as exc:
+                    heal_error = str(exc)
+            if fault_error:
+                raise Failure(fault_error + (f"; healing failed too: {heal_error}" if heal_error
+                                             else "; the fault was healed"))
+            if healed_at is not None:
+                rejoined, seen_at = wait_for(
+                    lambda: (m if (m := client.modes([leader])[leader]) in ("follower", "leader") else None), timeout,
+                    interval=0.25)
+                rejoin_seconds = None if seen_at is None else seen_at - healed_at
+
+            # 5. the marker and every acknowledged write, on every member that answers
+            acknowledged = writer.log.acknowledged_keys()
+            present = {h: client.keys_on(h) for h in hosts}
+            lost = F.lost_writes(acknowledged, present)
+            marker_ok = {h: marker in keys for h, keys in present.items() if keys is not None}
+        finally:
+            client.cleanup()
+        summary = F.summarize(system=system, fault=fault_kind, old_leader=leader, new_leader=new_leader,
+                              fault_at=fault_at, new_leader_at=new_leader_at, log=writer.log, lost=lost,
+                              marker_ok=marker_ok, rejoined_as=rejoined, rejoin_seconds=rejoin_seconds,
+                              bounds=client.bounds())
+        summary["members_unreadable"] = sorted(h for h, keys in present.items() if keys is None)
+        summary["decision"] = why
+        wanted = ("tickTime", "initLimit", "syncLimit", "minSessionTimeout", "maxSessionTimeout",
+                  "ETCD_ELECTION_TIMEOUT", "ETCD_HEARTBEAT_INTERVAL")
+        summary["settings"] = {k: v for k, v in client.settings.items() if k in wanted}
+        problems = []
+        if heal_error:
+            problems.append(heal_error)
+        if new_leader is None:
+            problems.append(f"no new leader among {', '.join(survivors)} within {timeout:.0f}s")
+        if summary["lost_acknowledged_writes"]:
+            problems.append(f"{summary['lost_acknowledged_writes']} acknowledged writes were lost")
+        if not summary["marker_survived"]:
+            problems.append("the marker is missing on some member")
+        if rejoined != "follower":
+            problems.append(f"old leader {leader} rejoined as {rejoined!r}, not as a follower")
+        if summary["members_unreadable"]:
+            problems.append(f"members not readable after the run: {', '.join(summary['members_unreadable'])}")
+        summary["problems"] = problems
+        summary["passed"] = not problems
+        return summary

@@ -1,0 +1,175 @@
+#!/usr/bin/python
+"""Documentation of the ha_failover action plugin (plugins/action/ha_failover.py does the work)."""
+# Ansible convention: DOCUMENTATION/EXAMPLES/RETURN come before the imports.
+# ruff: noqa: E402
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ha_failover
+short_description: Take a cluster's leader down and measure how the cluster fails over
+description:
+  - Runs on the controller (an action plugin) and uses the inventory's groups and host variables.
+  - Finds the leader with the system's own mechanism (ZooKeeper C(mntr); etcd maintenance status
+    through the gRPC gateway), refuses a fault that would lose quorum unless O(force=true), writes a
+    marker, starts a client that writes throughout, injects the fault on the leader, measures the
+    time until the survivors agree on a new leader and until writes are acknowledged again, always
+    heals the fault (also when a step fails), checks that the old leader rejoins as a follower, and
+    reads the marker and every acknowledged write back from every member.
+  - Faults. V(stop) is C(systemctl stop) of the service; V(kill) is C(kill -9) of the service's
+    main PID (systemd may restart it after its RestartSec); V(partition) cuts the host off the
+    network; for hosts with the inventory variable C(stackbench_lab) it is
+    C(stackbench lab partition HOST --lab LAB), for other hosts iptables DROP rules in chains
+    C(STACKBENCH-PART-IN/OUT) that keep SSH open so the controller can heal.
+  - Host commands go through C(ansible) with the same inventory and connection options (also
+    C(-c paramiko)), with privilege escalation.
+  - Implemented for V(zookeeper) and V(etcd); the other systems are recognised and fail with a
+    clear message.
+version_added: "0.1.0"
+author: stackbench
+options:
+  system:
+    description: The clustered system to test.
+    type: str
+    required: true
+    choices: [zookeeper, etcd, mesos_masters, marathon, kube_apiserver, kube_controller_manager, kube_scheduler]
+  fault:
+    description: What to do to the leader.
+    type: str
+    choices: [stop, kill, partition]
+    default: kill
+  group:
+    description: Inventory group of the members (default V(zookeeper), V(etcd), ...).
+    type: str
+  force:
+    description: Inject the fault even when the remaining members would be below quorum.
+    type: bool
+    default: false
+  service:
+    description: systemd unit of the service on the hosts (default the system's name).
+    type: str
+  port:
+    description: Client port (default 2181 for ZooKeeper, 2379 for etcd).
+    type: int
+  timeout_seconds:
+    description: How long to wait for a new leader, for writes to succeed again, and for the old leader to rejoin.
+    type: float
+    default: 90
+  baseline_seconds:
+    description: How long the client writes before the fault.
+    type: float
+    default: 2
+  settle_seconds:
+    description: How long the client keeps writing after writes succeed again.
+    type: float
+    default: 3
+  write_interval_seconds:
+    description: Pause between two writes.
+    type: float
+    default: 0.02
+  etcd_ca_cert:
+    description: CA certificate on the controller for the etcd client. Default: read from a member's O(etcd_pki_dir).
+    type: path
+  etcd_client_cert:
+    description: Client certificate on the controller. Default: the member certificate read from a member.
+    type: path
+  etcd_client_key:
+    description: Client key on the controller. Default: the member key read from a member (kept in a private temp dir).
+    type: path
+  etcd_pki_dir:
+    description: Directory on the members with C(ca.crt), C(member.crt) and C(member.key).
+    type: path
+    default: /etc/etcd/pki
+notes:
+  - The ZooKeeper client (kazoo) connects to the surviving members only, so the figures measure the
+    ensemble, not a client's own detection of a dead server.
+  - Timestamps are the controller's clock; the fault time is the host's clock when it agrees with the
+    controller's within a second (lab containers share it), otherwise the time the fault command returned.
+"""
+
+EXAMPLES = r"""
+- name: Kill the ZooKeeper leader and measure the failover
+  ha_failover:
+    system: zookeeper
+    fault: kill
+  register: zookeeper_failover
+
+- name: Partition the etcd leader
+  ha_failover:
+    system: etcd
+    fault: partition
+"""
+
+RETURN = r"""
+old_leader:
+  description: Inventory name of the leader the fault hit.
+  returned: success
+  type: str
+new_leader:
+  description: Inventory name of the member that took over (null if none did in time).
+  returned: success
+  type: str
+time_to_new_leader_seconds:
+  description: From the fault until all answering survivors agreed on a new leader.
+  returned: success
+  type: float
+write_unavailable_seconds:
+  description: From the fault until the first write started after it was acknowledged.
+  returned: success
+  type: float
+max_ack_gap_seconds:
+  description: Longest time between two consecutive acknowledged writes.
+  returned: success
+  type: float
+writes_attempted:
+  description: Writes the client tried.
+  returned: success
+  type: int
+writes_acknowledged:
+  description: Writes acknowledged by the cluster.
+  returned: success
+  type: int
+lost_acknowledged_writes:
+  description: Acknowledged writes missing on at least one member afterwards (goal 0).
+  returned: success
+  type: int
+marker_survived:
+  description: The marker written before the fault is readable on every member.
+  returned: success
+  type: bool
+old_leader_rejoined_as:
+  description: Mode of the old leader after healing (follower is expected).
+  returned: success
+  type: str
+old_leader_rejoin_seconds:
+  description: From the heal until the old leader was a follower again.
+  returned: success
+  type: float
+bounds_seconds:
+  description: >-
+    Bounds implied by the running settings (ZooKeeper tickTime x syncLimit, session timeout;
+    etcd election timeout).
+  returned: success
+  type: dict
+problems:
+  description: What did not go as expected (empty when passed).
+  returned: success
+  type: list
+  elements: str
+passed:
+  description: No problems.
+  returned: success
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module.fail_json(msg="ha_failover runs on the controller as an action plugin; plugins/action must be on "
+                         "the action plugin path (see ansible.cfg)")
+
+
+if __name__ == "__main__":
+    main()

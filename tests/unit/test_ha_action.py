@@ -1,0 +1,152 @@
+"""The ha_failover action plugin: bad input, fault commands, the writer (no hosts needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def action():
+    spec = importlib.util.spec_from_file_location("stackbench_ha_action", ROOT / "plugins/action/ha_failover.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["stackbench_ha_action"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _validate(action, system, fault="kill", groups=None, **args):
+    plugin = action.ActionModule.__new__(action.ActionModule)
+    task_vars = {"groups": groups if groups is not None else {"zookeeper": ["zo1"]},
+                 "hostvars": {"zo1": {"ansible_host": "192.0.2.1"}}}
+    return plugin._validate(system, fault, args, task_vars)
+
+
+@pytest.mark.parametrize(("system", "fault", "groups", "message"), [
+    ("cassandra", "kill", None, "unknown system 'cassandra'"),
+    ("marathon", "kill", None, "not implemented yet"),
+    ("zookeeper", "reboot", None, "unknown fault 'reboot'"),
+    ("zookeeper", "kill", {"all": ["zo1"]}, "no hosts in group 'zookeeper'"),
+    ("etcd", "kill", {"zookeeper": ["zo1"], "etcd": []}, "no hosts in group 'etcd'"),
+])
+def test_bad_input_fails_clearly(action, system, fault, groups, message):
+    with pytest.raises(action.Failure, match=message):
+        _validate(action, system, fault, groups)
+
+
+def test_unreachable_members_fail_before_any_fault(action, monkeypatch):
+    calls = []
+    monkeypatch.setattr(action.Fault, "inject", lambda self: calls.append(self) or 0.0)
+    # 192.0.2.0/24 (TEST-NET-1) is never routed: nothing answers, nothing is sent anywhere real.
+    monkeypatch.setattr(action, "zk_four_letter", lambda *a, **k: None)
+    with pytest.raises(action.Failure, match="no zookeeper member answered"):
+        _validate(action, "zookeeper")
+    assert calls == []
+
+
+def test_no_leader_fails_before_any_fault(action, monkeypatch):
+    monkeypatch.setattr(action, "zk_four_letter",
+                        lambda *a, **k: "This ZooKeeper instance is not currently serving requests\n")
+    monkeypatch.setattr(action.ZooKeeperSystem, "modes", lambda self, hosts: {h: "follower" for h in hosts})
+    with pytest.raises(action.Failure, match="no single leader"):
+        _validate(action, "zookeeper")
+
+
+def test_quorum_refusal(action, monkeypatch):
+    text = "zk_version\t3.8.6\nzk_server_state\tleader\n"
+    monkeypatch.setattr(action, "zk_four_letter", lambda *a, **k: text)
+    with pytest.raises(action.Failure, match="below the quorum of 1"):
+        _validate(action, "zookeeper")
+
+
+def test_fault_commands(action):
+    assert "kill -9" in action.fault_command("kill", "zookeeper")
+    assert "MainPID" in action.fault_command("kill", "zookeeper")
+    assert action.fault_command("stop", "etcd").endswith("systemctl stop etcd")
+    assert "date +%s.%N" in action.fault_command("stop", "etcd")
+    with pytest.raises(ValueError):
+        action.fault_command("partition", "etcd")
+    cut, heal = action.partition_commands()
+    assert "--dport 22 -j ACCEPT" in cut and "--sport 22 -j ACCEPT" in cut
+    assert cut.index("--dport 22") < cut.index("STACKBENCH-PART-IN -j DROP")
+    assert "-i lo -j ACCEPT" in cut
+    assert "iptables -D INPUT -j STACKBENCH-PART-IN" in heal and "iptables -X STACKBENCH-PART-OUT" in heal
+
+
+def test_lab_partition_heals_even_after_failed_inject(action, monkeypatch):
+    commands = []
+
+    def local(cmd, timeout=120):
+        commands.append(cmd)
+        return (1, "boom") if cmd[2] == "partition" else (0, "")
+
+    monkeypatch.setattr(action, "_local", local)
+    fault = action.Fault("partition", "zo1", "zookeeper", runner=None, lab="hazk", lab_host="zo1")
+    with pytest.raises(action.Failure):
+        fault.inject()
+    fault.injected = True  # a partial failure still counts as injected
+    fault.heal()
+    assert commands[-1] == ["stackbench", "lab", "heal", "zo1", "--lab", "hazk"]
+    fault.heal()  # idempotent: nothing left to heal
+    assert len(commands) == 2
+
+
+def test_host_fault_uses_host_clock_when_it_agrees(action):
+    class Runner:
+        def __init__(self, stamp):
+            self.stamp = stamp
+            self.commands = []
+
+        def shell(self, host, command, become=True):
+            self.commands.append((host, command))
+            return 0, f"{self.stamp}\n", ""
+
+    now = time.time()
+    fault = action.Fault("kill", "zo2", "zookeeper", Runner(now), lab=None, lab_host="zo2")
+    assert fault.inject() == pytest.approx(now)
+    skewed = action.Fault("stop", "zo2", "zookeeper", Runner(now - 3600), lab=None, lab_host="zo2")
+    assert abs(skewed.inject() - time.time()) < 5
+    runner = Runner(now)
+    healed = action.Fault("stop", "zo2", "zookeeper", runner, lab=None, lab_host="zo2")
+    healed.inject()
+    healed.heal()
+    assert runner.commands[-1] == ("zo2", "systemctl start zookeeper")
+
+
+def test_writer_records_acks_and_failures(action):
+    class Flaky:
+        def __init__(self):
+            self.n = 0
+            self.lock = threading.Lock()
+
+        def write(self, key, value):
+            with self.lock:
+                self.n += 1
+                if self.n % 3 == 0:
+                    raise ConnectionError("lost")
+
+    writer = action.Writer(Flaky(), interval=0.001)
+    start = time.time()
+    writer.start()
+    time.sleep(0.3)
+    writer.stop_event.set()
+    writer.join(2)
+    log = writer.log
+    assert len(log.acknowledged) >= 2 and any(not a.ok for a in log.attempts)
+    assert all(a.error.startswith("ConnectionError") for a in log.attempts if not a.ok)
+    assert writer.acked_since(start)
+    assert [a.seq for a in log.attempts] == sorted(a.seq for a in log.attempts)
+
+
+def test_wait_for(action):
+    values = iter([None, None, "zo3"])
+    value, seen = action.wait_for(lambda: next(values), timeout=5, interval=0.01)
+    assert value == "zo3" and seen is not None
+    assert action.wait_for(lambda: None, timeout=0.05, interval=0.01) == (None, None)
