@@ -6,10 +6,12 @@ removes exactly what `up` made and nothing else.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import socket
 import subprocess
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +47,7 @@ SYSTEMD_HOST_OPTIONS: dict[str, Any] = {
 # A Kubernetes node: its own cgroup namespace and /dev/kmsg (lab-facts node recipe).
 KUBERNETES_NODE_OPTIONS: dict[str, Any] = {
     "cap_add": ["SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "SYSLOG"],
-    "security_opt": ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
+    "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
     "cgroupns": "private",
     "devices": ["/dev/kmsg:/dev/kmsg:rwm"],
     "tmpfs": {"/run": "", "/run/lock": "", "/tmp": ""},
@@ -62,6 +64,25 @@ class HostStatus:
     address: str
     groups: list[str]
     connected: bool
+
+
+def _node_prep_archive() -> bytes:
+    """The boot-time unit that readies a kubernetes-node container (cgroups, sysctls, mounts)."""
+    recipe = Path(images.RECIPE_DIR)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for source, target, mode in (
+            ("kubernetes-node-prep.sh", "usr/local/sbin/stackbench-node-prep", 0o755),
+            ("stackbench-node-prep.service", "etc/systemd/system/stackbench-node-prep.service", 0o644),
+        ):
+            data = (recipe / source).read_bytes()
+            info = tarfile.TarInfo(target)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("etc/systemd/system/sysinit.target.wants/stackbench-node-prep.service")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/systemd/system/stackbench-node-prep.service"
+        tar.addfile(link)
+    return buffer.getvalue()
 
 
 def docker_client() -> docker.DockerClient:
@@ -190,6 +211,11 @@ class Lab:
 
     def _run_host(self, image: str, host: HostSpec, address: str) -> None:
         options = dict(PROFILE_OPTIONS[host.profile])
+        if host.profile == "kubernetes-node":
+            # containerd's overlayfs snapshots cannot sit on the container's own overlay root.
+            volume = self.client.volumes.create(f"{self.container_name(host.name)}-containerd",
+                                                labels={LABEL: self.name})
+            options["volumes"] = {volume.name: {"bind": "/var/lib/containerd", "mode": "rw"}}
         container = self.client.containers.create(
             image,
             name=self.container_name(host.name),
@@ -200,6 +226,8 @@ class Lab:
             network=None,
             **options,
         )
+        if host.profile == "kubernetes-node":
+            container.put_archive("/", _node_prep_archive())
         self.client.api.disconnect_container_from_network(container.id, "bridge")
         self.client.api.connect_container_to_network(
             container.id, self.network_name, ipv4_address=address, aliases=[host.name]
