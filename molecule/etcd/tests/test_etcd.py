@@ -1,0 +1,163 @@
+"""Behaviour of the 3-member etcd cluster built by playbooks/etcd.yml (testinfra, over SSH)."""
+
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+import testinfra.utils.ansible_runner
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+REPO = Path(__file__).resolve().parents[3]
+MEMBERS = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("etcd")
+testinfra_hosts = MEMBERS
+
+VERSION = "3.5.35"
+PKI = "/etc/etcd/pki"
+TLS = f"--cacert={PKI}/ca.crt --cert={PKI}/member.crt --key={PKI}/member.key"
+
+
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+ADDRESSES = {name: RUNNER.get_variables(name)["ansible_host"] for name in MEMBERS}
+
+
+def address(host):
+    return ADDRESSES[host.backend.get_hostname()]
+
+
+def etcdctl(host, args, tls=TLS, endpoint=None):
+    endpoint = endpoint or f"https://{address(host)}:2379"
+    with host.sudo():
+        return host.run(f"etcdctl --endpoints={endpoint} {tls} --command-timeout=5s {args}")
+
+
+def test_service_runs_as_etcd_with_private_data_and_keys(host):
+    service = host.service("etcd")
+    assert service.is_running
+    assert service.is_enabled
+    with host.sudo():
+        assert host.process.filter(comm="etcd")[0].user == "etcd"
+        data = host.file("/var/lib/etcd")
+        assert data.user == "etcd" and data.mode == 0o700
+        assert host.file("/var/lib/etcd/member").is_directory
+        key = host.file(f"{PKI}/member.key")
+        assert key.user == "etcd" and key.mode == 0o600
+        env = host.file("/etc/etcd/etcd.env").content_string
+    assert "ETCD_CLIENT_CERT_AUTH=true" in env and "ETCD_PEER_CLIENT_CERT_AUTH=true" in env
+    assert "ETCD_INITIAL_CLUSTER_STATE=existing" in env
+
+
+def test_version_is_the_built_release(host):
+    out = host.check_output("etcd --version")
+    assert f"etcd Version: {VERSION}" in out
+
+
+def test_three_started_members_and_exactly_one_leader(host):
+    members = json.loads(etcdctl(host, "member list -w json").stdout)["members"]
+    assert sorted(m["name"] for m in members) == ["etcd1", "etcd2", "etcd3"]
+    assert all(m["clientURLs"] and m["clientURLs"][0].startswith("https://") for m in members)
+    result = etcdctl(host, "endpoint status --cluster -w json")
+    assert result.rc == 0, result.stderr
+    statuses = [entry["Status"] for entry in json.loads(result.stdout)]
+    assert len(statuses) == 3
+    leaders = [s for s in statuses if s["leader"] == s["header"]["member_id"]]
+    assert len(leaders) == 1
+    assert {s["leader"] for s in statuses} == {leaders[0]["header"]["member_id"]}
+
+
+def test_put_and_get_through_tls_from_every_member(host):
+    key = f"/molecule/{host.backend.get_hostname()}"
+    put = etcdctl(host, f"put {key} written-by-{host.backend.get_hostname()}")
+    assert put.rc == 0 and "OK" in put.stdout, put.stderr
+    for other in MEMBERS:
+        endpoint = f"https://{ADDRESSES[other]}:2379"
+        got = etcdctl(host, f"get {key} --print-value-only --consistency=l", endpoint=endpoint)
+        assert got.rc == 0, got.stderr
+        assert got.stdout.strip() == f"written-by-{host.backend.get_hostname()}"
+
+
+def test_client_without_certificate_is_refused(host):
+    refused = etcdctl(host, "get /molecule --prefix", tls=f"--cacert={PKI}/ca.crt")
+    assert refused.rc != 0
+    # Same call with the member certificate works, so the refusal is about the certificate.
+    assert etcdctl(host, "get /molecule --prefix --keys-only").rc == 0
+
+
+def test_client_with_certificate_from_another_ca_is_refused(host, tmp_path_factory):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    work = tmp_path_factory.mktemp("foreign")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intruder")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (work / "foreign.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (work / "foreign.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    for name_ in ("foreign.crt", "foreign.key"):
+        host.ansible("copy", f"src={work / name_} dest=/tmp/{name_} mode=0600", check=False, become=True)
+    refused = etcdctl(
+        host, "get /molecule --prefix", tls=f"--cacert={PKI}/ca.crt --cert=/tmp/foreign.crt --key=/tmp/foreign.key"
+    )
+    assert refused.rc != 0
+
+
+@pytest.fixture(scope="module")
+def etcdutl(tmp_path_factory):
+    """etcdutl from the same release archive the lab installed, unpacked on the controller."""
+    from stackbench.paths import mirror_dir
+
+    archive = mirror_dir() / f"etcd-io/etcd/releases/download/v{VERSION}/etcd-v{VERSION}-linux-amd64.tar.gz"
+    out = tmp_path_factory.mktemp("etcdutl")
+    with tarfile.open(archive) as tar:
+        member = tar.getmember(f"etcd-v{VERSION}-linux-amd64/etcdutl")
+        member.name = "etcdutl"
+        tar.extract(member, out, filter="data")
+    return out / "etcdutl"
+
+
+def test_backup_playbook_fetches_a_snapshot_etcdutl_accepts(etcdutl, tmp_path_factory):
+    """Cluster-wide, so it runs once (no `host` fixture)."""
+    backup_dir = tmp_path_factory.mktemp("backup")
+    run = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            INVENTORY,
+            str(REPO / "playbooks/etcd-backup.yml"),
+            "-e",
+            f"etcd_backup_dir={backup_dir}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    snapshots = sorted(backup_dir.glob("etcd-*.db"))
+    assert len(snapshots) == 1
+    status = subprocess.run(
+        [str(etcdutl), "snapshot", "status", str(snapshots[0]), "-w", "json"], capture_output=True, text=True
+    )
+    assert status.returncode == 0, status.stderr
+    parsed = json.loads(status.stdout)
+    assert parsed["totalKey"] >= 1 and parsed["revision"] >= 1
+    recorded = json.loads(Path(f"{snapshots[0]}.status.json").read_text())
+    assert recorded["hash"] == parsed["hash"]

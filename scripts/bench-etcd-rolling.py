@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Roll a configuration change through an etcd cluster while a client writes once a second.
+
+    scripts/bench-etcd-rolling.py [-i inventories/lab/etcdbench.yml] [-e VAR=VALUE ...] [--revert]
+
+The client is this script: it PUTs a key through the etcd gRPC gateway (`/v3/kv/put`) over TLS
+with a client certificate from the cluster CA (the controller's copy in .stackbench/pki), once
+a second. Like etcd's own client it knows every member's endpoint and moves to the next one when
+one fails; a write counts as failed only when no member accepted it. Meanwhile
+`ansible-playbook playbooks/etcd.yml -e ...` changes the configuration, which makes the role
+restart the members one at a time (leader last). With --revert the playbook runs a second time
+without the extra vars (a second roll back to the defaults).
+
+Prints, and writes as JSON to results/etcd-rolling-<time>.json: writes attempted, failed writes,
+failovers (a member refused or timed out and the next one took the write), the longest gap
+between two successful writes and the restarts the playbook made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class WriteLog:
+    attempted: int = 0
+    failed: int = 0
+    failovers: int = 0
+    success_times: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def longest_gap(times: list[float]) -> float:
+    """Longest interval between consecutive successful writes (seconds)."""
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+
+
+def inventory_members(inventory: Path, group: str = "etcd") -> dict[str, str]:
+    """{host: address} of the group, from a YAML inventory like the lab writes."""
+    data = yaml.safe_load(inventory.read_text())["all"]
+    hosts = data.get("hosts", {})
+    members = data["children"][group]["hosts"]
+    return {name: (hosts.get(name) or {}).get("ansible_host", name) for name in members}
+
+
+def put(session: requests.Session, address: str, key: str, value: str, timeout: float) -> None:
+    body = {"key": base64.b64encode(key.encode()).decode(), "value": base64.b64encode(value.encode()).decode()}
+    response = session.post(f"https://{address}:2379/v3/kv/put", json=body, timeout=timeout)
+    response.raise_for_status()
+    if "header" not in response.json():
+        raise RuntimeError(f"unexpected answer {response.text[:200]}")
+
+
+def writer(
+    addresses: list[str],
+    session: requests.Session,
+    log: WriteLog,
+    stop: threading.Event,
+    interval: float = 1.0,
+    timeout: float = 0.9,
+) -> None:
+    current = 0
+    tick = time.monotonic()
+    while not stop.is_set():
+        log.attempted += 1
+        ok = False
+        for attempt in range(len(addresses)):
+            address = addresses[(current + attempt) % len(addresses)]
+            try:
+                put(session, address, "/bench/rolling", f"write-{log.attempted}", timeout)
+            except (requests.RequestException, RuntimeError) as exc:
+                log.errors.append(f"{time.strftime('%H:%M:%S')} {address}: {type(exc).__name__}")
+                continue
+            if attempt:
+                log.failovers += 1
+                current = (current + attempt) % len(addresses)
+            ok = True
+            log.success_times.append(time.monotonic())
+            break
+        if not ok:
+            log.failed += 1
+        tick += interval
+        stop.wait(max(0.0, tick - time.monotonic()))
+
+
+def run_playbook(inventory: Path, extra: list[str]) -> tuple[int, float, list[str]]:
+    cmd = ["ansible-playbook", "-i", str(inventory), str(REPO / "playbooks/etcd.yml")]
+    for item in extra:
+        cmd += ["-e", item]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    restarts = [
+        line.split("Restart etcd on ", 1)[1].split("]")[0].strip(" :")
+        for line in proc.stdout.splitlines()
+        if "TASK [etcd : Restart etcd on" in line
+    ]
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-2000:])
+    return proc.returncode, time.monotonic() - started, restarts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--inventory", type=Path, default=REPO / "inventories/lab/etcdbench.yml")
+    parser.add_argument(
+        "-e",
+        "--extra-vars",
+        action="append",
+        default=None,
+        help="change to roll (default: heartbeat 150 ms, election 1500 ms)",
+    )
+    parser.add_argument("--revert", action="store_true", help="then roll back to the defaults")
+    parser.add_argument("--pki-dir", type=Path, default=REPO / ".stackbench/pki/stackbench-etcd")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of writes before and after")
+    args = parser.parse_args()
+    extra = args.extra_vars or ["etcd_heartbeat_interval=150", "etcd_election_timeout=1500"]
+
+    members = inventory_members(args.inventory)
+    first = next(iter(members))
+    session = requests.Session()
+    session.verify = str(args.pki_dir / "ca.crt")
+    session.cert = (str(args.pki_dir / f"issued/{first}/member.crt"), str(args.pki_dir / f"issued/{first}/member.key"))
+
+    log, stop = WriteLog(), threading.Event()
+    thread = threading.Thread(target=writer, args=(list(members.values()), session, log, stop), daemon=True)
+    thread.start()
+    time.sleep(args.warmup)
+    runs = []
+    for label, vars_ in [("apply", extra)] + ([("revert", [])] if args.revert else []):
+        rc, seconds, restarts = run_playbook(args.inventory, vars_)
+        runs.append(
+            {
+                "run": label,
+                "extra_vars": vars_,
+                "rc": rc,
+                "playbook_seconds": round(seconds, 1),
+                "restarts_in_order": restarts,
+            }
+        )
+        print(
+            f"playbook ({label} {' '.join(vars_) or 'defaults'}): rc={rc} in {seconds:.1f} s, restarted {restarts}",
+            flush=True,
+        )
+    time.sleep(args.warmup)
+    stop.set()
+    thread.join()
+
+    result = {
+        "members": members,
+        "runs": runs,
+        "writes_attempted": log.attempted,
+        "writes_failed": log.failed,
+        "failovers": log.failovers,
+        "longest_gap_seconds": round(longest_gap(log.success_times), 3),
+        "endpoint_errors": log.errors,
+    }
+    print(
+        f"writes: {log.attempted} attempted, {log.failed} failed, {log.failovers} failovers; "
+        f"longest gap between successful writes: {result['longest_gap_seconds']} s"
+    )
+    out = REPO / "results" / f"etcd-rolling-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {out}")
+    return 0 if all(r["rc"] == 0 for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
