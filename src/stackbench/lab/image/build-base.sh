@@ -39,3 +39,5 @@ UNIT
 echo 'UseDNS no' > "$rootfs/etc/ssh/sshd_config.d/stackbench.conf"
 : > "$rootfs/etc/machine-id"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+# An empty package index must look stale, so `apt: cache_valid_time` refreshes it first.
+touch -d @0 "$rootfs/var/lib/apt/lists"
