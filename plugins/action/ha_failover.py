@@ -13,6 +13,7 @@ import base64
 import contextlib
 import importlib.util
 import json
+import os
 import shlex
 import socket
 import ssl
@@ -92,14 +93,16 @@ class HostRunner:
         cmd = self._base() + [host, "-m", "ansible.builtin.shell", "-a", command]
         if become:
             cmd.append("-b")
-        env = {**__import__("os").environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-               "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_CALLBACKS_ENABLED": ""}
+        env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
         try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout, env=env, check=False)
+            run = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout, env=env, check=False,
+                                 stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return 255, "", f"timed out after {self.timeout}s"
-        try:
-            result = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+        try:  # other enabled callbacks (profile_tasks) may print after the JSON document
+            start = run.stdout.index("{")
+            document, _ = json.JSONDecoder().raw_decode(run.stdout[start:])
+            result = document["plays"][0]["tasks"][0]["hosts"][host]
         except (ValueError, KeyError, IndexError):
             return 255, "", (run.stdout + run.stderr).strip()[-500:]
         if result.get("unreachable"):
@@ -110,7 +113,8 @@ class HostRunner:
 
 def _local(cmd: list[str], timeout: float = 120) -> tuple[int, str]:
     try:
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                             stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 255, str(exc)
     return run.returncode, (run.stdout + run.stderr).strip()

@@ -260,22 +260,29 @@ class WriteLog:
 def write_unavailability(log: WriteLog, fault_at: float) -> dict[str, Any]:
     """Figures of the write outage around a fault injected at `fault_at`.
 
-    - write_unavailable_seconds: from the fault to the acknowledgement of the first write that
-      started after it (None if none succeeded);
-    - max_ack_gap_seconds: the longest time between two consecutive acknowledgements;
-    - failed_writes: attempts that were not acknowledged (errors, timeouts).
+    - write_unavailable_seconds: the longest time without any acknowledgement, among the gaps
+      that end after the fault (a graceful stop takes a while to bite, so the outage does not
+      have to start at the fault); None if no write was acknowledged after the fault;
+    - first_ack_after_fault_seconds: from the fault to the acknowledgement of the first write
+      that started after it;
+    - max_ack_gap_seconds: the longest time between two consecutive acknowledgements overall;
+    - failed_writes / write_errors: attempts that were not acknowledged (errors, timeouts).
     """
     acked = sorted(log.acknowledged, key=lambda a: a.ended)
     after = [a for a in acked if a.started >= fault_at]
     first_after = after[0].ended if after else None
-    gaps = [b.ended - a.ended for a, b in zip(acked, acked[1:], strict=False)]
+    pairs = list(zip(acked, acked[1:], strict=False))
+    gaps = [b.ended - a.ended for a, b in pairs]
+    # a gap that spans the fault counts from the last acknowledgement before it
+    outage = [b.ended - a.ended for a, b in pairs if b.ended >= fault_at]
     errors: dict[str, int] = {}
     for attempt in log.attempts:
         if not attempt.ok:
             kind = attempt.error.split(":", 1)[0] or "error"
             errors[kind] = errors.get(kind, 0) + 1
     return {
-        "write_unavailable_seconds": None if first_after is None else round(first_after - fault_at, 3),
+        "write_unavailable_seconds": round(max(outage), 3) if outage and after else None,
+        "first_ack_after_fault_seconds": None if first_after is None else round(first_after - fault_at, 3),
         "max_ack_gap_seconds": round(max(gaps), 3) if gaps else None,
         "writes_attempted": len(log.attempts),
         "writes_acknowledged": len(acked),

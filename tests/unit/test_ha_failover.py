@@ -227,11 +227,21 @@ def _log():
 
 def test_write_unavailability():
     figures = write_unavailability(_log(), fault_at=11.0)
-    assert figures["write_unavailable_seconds"] == 2.9  # 13.90 - 11.0
+    assert figures["write_unavailable_seconds"] == 3.84  # last ack before the fault 10.06 -> 13.90
+    assert figures["first_ack_after_fault_seconds"] == 2.9  # 13.90 - 11.0
     assert figures["max_ack_gap_seconds"] == 3.84  # 10.06 -> 13.90
     assert figures["writes_attempted"] == 6 and figures["writes_acknowledged"] == 4
     assert figures["failed_writes"] == 2
     assert figures["write_errors"] == {"KazooTimeoutError": 1, "ConnectionLoss": 1}
+
+
+def test_graceful_stop_outage_starts_after_the_fault():
+    log = WriteLog()
+    for i, t in enumerate([0.0, 0.1, 0.2, 0.3, 1.5, 1.6]):  # leader goes at ~0.3, fault at 0.15
+        log.record(i, f"w{i}", t - 0.01, t, True)
+    figures = write_unavailability(log, fault_at=0.15)
+    assert figures["first_ack_after_fault_seconds"] == 0.05
+    assert figures["write_unavailable_seconds"] == 1.2
 
 
 def test_write_unavailability_without_recovery():
