@@ -165,6 +165,8 @@ class Fault:
         self.kind, self.host, self.service, self.runner, self.lab, self.lab_host = \
             kind, host, service, runner, lab, lab_host
         self.injected = False
+        self.command_seconds: float | None = None
+        self.time_source = "controller clock when the fault command returned"
         self.log: list[str] = []
 
     def inject(self) -> float:
@@ -172,13 +174,17 @@ class Fault:
         if self.kind == "partition" and self.lab:
             rc, out = _local(["stackbench", "lab", "partition", self.lab_host, "--lab", self.lab])
             after = time.time()
+            self.command_seconds = after - before
+            self.injected = True
             if rc != 0:
                 raise Failure(f"lab partition of {self.host} failed: {out}")
-            self.injected = True
-            return after  # the disconnect is complete when the command returns
+            # The disconnect is complete when the command returns: measuring from then gives
+            # lower bounds (fault_command_seconds says by how much they may be short).
+            return after
         command = partition_commands()[0] if self.kind == "partition" else fault_command(self.kind, self.service)
         rc, out, err = self.runner.shell(self.host, command)
         after = time.time()
+        self.command_seconds = after - before
         self.injected = True  # even a failed command may have done part of its work: always heal
         if rc != 0:
             raise Failure(f"{self.kind} on {self.host} failed (rc={rc}): {err or out}")
@@ -187,7 +193,10 @@ class Fault:
         except (ValueError, IndexError):
             stamp = after
         # Trust the host's clock only when it agrees with ours (lab containers share it).
-        return stamp if before - 1 <= stamp <= after + 1 else after
+        if before - 1 <= stamp <= after + 1:
+            self.time_source = "host clock before the fault"
+            return stamp
+        return after
 
     def heal(self) -> None:
         if not self.injected:
@@ -240,6 +249,7 @@ class ZooKeeperSystem:
         self._kazoo = KazooClient
         self.members, self.port, self.timeout = members, port, timeout
         self.base = f"/stackbench-ha/{uuid.uuid4().hex[:12]}"
+        self.write_timeout = 1.0
         self.client: Any = None
         self.settings: dict[str, str] = {}
 
@@ -277,7 +287,7 @@ class ZooKeeperSystem:
         self.client.ensure_path(self.base)
 
     def write(self, key: str, value: bytes) -> None:
-        self.client.create_async(f"{self.base}/{key}", value).get(timeout=2.0)
+        self.client.create_async(f"{self.base}/{key}", value).get(timeout=self.write_timeout)
 
     def keys_on(self, host: str) -> list[str] | None:
         client = self._kazoo(hosts=f"{self.members[host]}:{self.port}", timeout=10.0,
@@ -308,6 +318,7 @@ class EtcdSystem:
         self.context = ssl.create_default_context(cafile=ca)
         self.context.load_cert_chain(cert, key)
         self.prefix = f"/stackbench-ha/{uuid.uuid4().hex[:12]}/"
+        self.write_timeout = 1.0
         self.ids: dict[int, str] = {}
         self.current = 0
         self.writers: list[str] = []
@@ -354,7 +365,7 @@ class EtcdSystem:
         host = self.writers[self.current % len(self.writers)]
         try:
             self._post(host, "/v3/kv/put", {"key": base64.b64encode((self.prefix + key).encode()).decode(),
-                                            "value": base64.b64encode(value).decode()}, 2.0)
+                                            "value": base64.b64encode(value).decode()}, self.write_timeout)
         except Exception:
             self.current += 1  # try another member next time
             raise
@@ -428,7 +439,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("system", "fault", "group", "force", "service", "port", "timeout_seconds",
-                             "baseline_seconds", "settle_seconds", "write_interval_seconds",
+                             "baseline_seconds", "settle_seconds", "write_interval_seconds", "write_timeout_seconds",
                              "etcd_ca_cert", "etcd_client_cert", "etcd_client_key", "etcd_pki_dir"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -520,6 +531,7 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
 
             # 2. marker and the writer
             client.connect(survivors)
+            client.write_timeout = float(args.get("write_timeout_seconds", 1.0))
             marker = "marker"
             client.write(marker, b"stackbench ha marker")
             writer = Writer(client, float(args.get("write_interval_seconds", 0.02)))
@@ -572,6 +584,9 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                               bounds=client.bounds())
         summary["members_unreadable"] = sorted(h for h, keys in present.items() if keys is None)
         summary["decision"] = why
+        summary["fault_command_seconds"] = None if fault.command_seconds is None else round(fault.command_seconds, 3)
+        summary["fault_time_source"] = fault.time_source
+        summary["host_connection"] = context.CLIARGS.get("connection") or "default"
         wanted = ("tickTime", "initLimit", "syncLimit", "minSessionTimeout", "maxSessionTimeout",
                   "ETCD_ELECTION_TIMEOUT", "ETCD_HEARTBEAT_INTERVAL")
         summary["settings"] = {k: v for k, v in client.settings.items() if k in wanted}

@@ -67,14 +67,20 @@ options:
     description: Pause between two writes.
     type: float
     default: 0.02
+  write_timeout_seconds:
+    description:
+      - How long the client waits for one write to be acknowledged before it gives up and writes the
+        next key. It bounds the resolution of the outage figures from below.
+    type: float
+    default: 1.0
   etcd_ca_cert:
-    description: CA certificate on the controller for the etcd client. Default: read from a member's O(etcd_pki_dir).
+    description: CA certificate on the controller for the etcd client; by default read from a member's O(etcd_pki_dir).
     type: path
   etcd_client_cert:
-    description: Client certificate on the controller. Default: the member certificate read from a member.
+    description: Client certificate on the controller; by default the member certificate read from a member.
     type: path
   etcd_client_key:
-    description: Client key on the controller. Default: the member key read from a member (kept in a private temp dir).
+    description: Client key on the controller; by default the member key read from a member (kept in a private temp dir).
     type: path
   etcd_pki_dir:
     description: Directory on the members with C(ca.crt), C(member.crt) and C(member.key).
