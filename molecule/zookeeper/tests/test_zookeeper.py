@@ -10,7 +10,6 @@ import uuid
 import testinfra
 
 ZKCLI = "/opt/zookeeper/current/bin/zkCli.sh"
-MEMBERS = ("zk1", "zk2", "zk3")
 
 # mntr from the host itself, for each address given; prints {address: {key: value}} as JSON.
 MNTR = r"""
@@ -42,6 +41,10 @@ def _servers(host) -> dict[int, str]:
     return {int(i): addr for i, addr in re.findall(r"^server\.(\d+)=([^:]+):2888:3888$", cfg, re.M)}
 
 
+def _address(host) -> str:
+    return host.ansible("setup", "gather_subset=network")["ansible_facts"]["ansible_default_ipv4"]["address"]
+
+
 def test_service_is_running_as_zookeeper_and_enabled(host) -> None:
     service = host.service("zookeeper")
     assert service.is_running
@@ -51,10 +54,12 @@ def test_service_is_running_as_zookeeper_and_enabled(host) -> None:
 
 
 def test_listens_on_client_quorum_election_and_admin_ports(host) -> None:
-    assert host.socket("tcp://2181").is_listening
-    assert host.socket("tcp://3888").is_listening
+    address = _address(host)
+    assert host.socket("tcp://0.0.0.0:2181").is_listening
+    assert host.socket(f"tcp://{address}:3888").is_listening
     assert host.socket("tcp://127.0.0.1:8081").is_listening
-    assert not host.socket("tcp://8080").is_listening  # left free for Marathon
+    listening = host.check_output("ss -ltnH")
+    assert not re.search(r":8080\s", listening), listening  # left free for Marathon
 
 
 def test_files_and_modes(host) -> None:
@@ -65,8 +70,7 @@ def test_files_and_modes(host) -> None:
     myid = host.file("/var/lib/zookeeper/data/myid")
     assert myid.user == "zookeeper"
     my_id = int(myid.content_string.strip())
-    address = host.ansible("setup", "gather_subset=network")["ansible_facts"]["ansible_default_ipv4"]["address"]
-    assert _servers(host)[my_id] == address
+    assert _servers(host)[my_id] == _address(host)
     assert re.search(r"^4lw\.commands\.whitelist=.*\bmntr\b", cfg.content_string, re.M)
     assert re.search(r"^autopurge\.purgeInterval=[1-9]", cfg.content_string, re.M)
 
@@ -91,17 +95,20 @@ def test_exactly_one_leader_with_two_synced_followers(host) -> None:
     assert leader["zk_synced_followers"] == "2"
 
 
-def _host(name: str):
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+def _members() -> list:
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_hosts(["ansible://zookeeper"], ansible_inventory=inventory, sudo=True)
 
 
 def test_znode_written_through_one_member_is_read_through_the_others() -> None:
+    members = _members()
+    assert len(members) == 3
     znode, value = f"/molecule-verify-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    writer = _host(MEMBERS[0])
+    writer = members[0]
     created = writer.run(f"{ZKCLI} -server 127.0.0.1:2181 create {znode} {value}")
     assert created.rc == 0 and f"Created {znode}" in created.stdout + created.stderr, created.stdout
-    for name in MEMBERS[1:]:
-        got = _host(name).run(f"{ZKCLI} -server 127.0.0.1:2181 get {znode}")
+    for reader in members[1:]:
+        got = reader.run(f"{ZKCLI} -server 127.0.0.1:2181 get {znode}")
         assert got.rc == 0
         assert value in got.stdout.splitlines(), got.stdout
     writer.run(f"{ZKCLI} -server 127.0.0.1:2181 delete {znode}")
