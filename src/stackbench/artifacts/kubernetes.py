@@ -361,7 +361,7 @@ def build_binaries(mirror: Path, version: str, force: bool = False, log: Log = p
         printed = _run([str(target), *version_command(binary)], work, log)
         if not reports_version(binary, printed, version):
             raise StackbenchError(f"built {binary} does not report v{version}", printed.strip())
-        log(f"kubernetes v{version}: {binary} built in {timings[binary]:.1f} s: {printed.strip()}")
+        log(f"kubernetes v{version}: {binary} built in {timings[binary]:.1f} s: {printed.strip().splitlines()[0]}")
 
     folder.mkdir(parents=True, exist_ok=True)
     sizes: dict[str, int] = {}
