@@ -43,9 +43,12 @@ def test_is_cached_needs_matching_recipe_and_checksum(tmp_path):
     assert not images.is_cached(archive, "r1", _sha256)
     archive.parent.mkdir(parents=True)
     archive.write_bytes(b"tar bytes")
+    archive.chmod(0o600)
     sums, recipe = images.sidecars(archive)
     sums.write_text(_sha256(archive))
     recipe.write_text("r1\n")
+    assert not images.is_cached(archive, "r1", _sha256)  # 0600, like docker save writes it
+    archive.chmod(0o644)
     assert images.is_cached(archive, "r1", _sha256)
     assert not images.is_cached(archive, "r2", _sha256)
     archive.write_bytes(b"other bytes")

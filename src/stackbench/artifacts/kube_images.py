@@ -143,6 +143,8 @@ def is_cached(archive: Path, recipe: str, sha256: Callable[[Path], str]) -> bool
     sums, recorded = sidecars(archive)
     if not (archive.is_file() and sums.is_file() and recorded.is_file()):
         return False
+    if not archive.stat().st_mode & 0o004:  # the mirror's web server could not serve it
+        return False
     return recorded.read_text().strip() == recipe and sums.read_text().split()[:1] == [sha256(archive)]
 
 
@@ -183,6 +185,7 @@ def _save(tag: str, archive: Path, recipe: str, work: Path, log: Log) -> list[Pa
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_name(archive.name + ".partial")
     _run(["docker", "save", "-o", str(partial), tag], work, log)
+    partial.chmod(0o644)  # docker save writes 0600; the mirror's web server must read it
     partial.replace(archive)
     sums, recorded = sidecars(archive)
     sums.write_text(sha256_file(archive))
