@@ -10,7 +10,7 @@ t0=$SECONDS
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. Debian packages the lab and the artifact builders need.
-debian_packages=(docker.io debootstrap iptables openssh-client busybox-static gcc libc6-dev git curl)
+debian_packages=(docker.io debootstrap iptables openssh-client gcc libc6-dev dpkg-dev git curl)
 missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -21,6 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
     || { echo "error: could not install ${missing[*]} with apt-get" >&2; exit 1; }
 fi
+
+command -v go >/dev/null || { echo "error: Go is not installed (etcd and Kubernetes are built from Go modules)" >&2; exit 1; }
 
 # 2. The Docker daemon (no init system starts it on these machines).
 if ! docker info >/dev/null 2>&1; then

@@ -22,6 +22,7 @@ BUILDERS: dict[str, str] = {
     "zookeeper": "zookeeper",
     "etcd": "etcd",
     "emulators": "emulators",
+    "images": "kube_images",
     "kubernetes": "kubernetes",
 }
 # What `stackbench up STACK` needs in the mirror before it runs.
@@ -29,7 +30,7 @@ STACK_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "zookeeper": ("zookeeper",),
     "etcd": ("etcd",),
     "mesos": ("zookeeper", "emulators"),
-    "kubernetes": ("etcd", "kubernetes"),
+    "kubernetes": ("etcd", "images", "kubernetes"),
 }
 
 
