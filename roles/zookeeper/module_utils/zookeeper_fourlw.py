@@ -99,4 +99,3 @@ def ensemble_health(states: dict[str, dict[str, Any]], voters: int | None = None
         "not_serving": not_serving,
         "reason": "; ".join(reasons) or "ok",
     }
-
