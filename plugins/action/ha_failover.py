@@ -440,6 +440,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("system", "fault", "group", "force", "service", "port", "timeout_seconds",
                              "baseline_seconds", "settle_seconds", "write_interval_seconds", "write_timeout_seconds",
+                             "partition_method",
                              "etcd_ca_cert", "etcd_client_cert", "etcd_client_key", "etcd_pki_dir"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -537,7 +538,14 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
             writer = Writer(client, float(args.get("write_interval_seconds", 0.02)))
             writer.start()
             time.sleep(float(args.get("baseline_seconds", 2)))
-            lab = hostvars[leader].get("stackbench_lab") if "stackbench_lab" in hostvars[leader] else None
+            lab = hostvars[leader].get("stackbench_lab")
+            method = args.get("partition_method", "auto")
+            if method not in ("auto", "lab", "iptables"):
+                raise Failure(f"unknown partition_method {method!r}: use auto, lab or iptables")
+            if method == "iptables":
+                lab = None
+            elif method == "lab" and not lab:
+                raise Failure(f"partition_method=lab but {leader} has no stackbench_lab variable")
             fault = Fault(fault_kind, leader, service, runner, lab, leader)
             new_leader = new_leader_at = rejoined = rejoin_seconds = None
             heal_error = fault_error = None

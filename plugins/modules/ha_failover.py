@@ -67,6 +67,13 @@ options:
     description: Pause between two writes.
     type: float
     default: 0.02
+  partition_method:
+    description:
+      - How to partition. V(auto) uses the lab for hosts with C(stackbench_lab) and iptables otherwise;
+        V(iptables) forces the iptables chains (also on lab hosts, to test the real-host path).
+    type: str
+    choices: [auto, lab, iptables]
+    default: auto
   write_timeout_seconds:
     description:
       - How long the client waits for one write to be acknowledged before it gives up and writes the
@@ -80,7 +87,7 @@ options:
     description: Client certificate on the controller; by default the member certificate read from a member.
     type: path
   etcd_client_key:
-    description: Client key on the controller; by default the member key read from a member (kept in a private temp dir).
+    description: Client key on the controller; by default the member key read from a member (in a private temp dir).
     type: path
   etcd_pki_dir:
     description: Directory on the members with C(ca.crt), C(member.crt) and C(member.key).
