@@ -231,3 +231,81 @@ def test_marathon_latch_apps_and_abdication(zookeeper, daemons, tmp_path):
         lambda: get_json(f"http://127.0.0.1:{leader}/metrics/snapshot")["master/tasks_running"] == 0,
         what="tasks killed",
     )
+
+
+def test_agent_recovers_running_tasks_across_a_restart(zookeeper, daemons, tmp_path):
+    master_port, agent_port = free_port(), free_port()
+    daemons.start(
+        "mesos-master",
+        [
+            f"--zk=zk://{zookeeper}/recover",
+            "--quorum=1",
+            f"--work_dir={tmp_path}/m",
+            "--ip=127.0.0.1",
+            f"--port={master_port}",
+            "--hostname=127.0.0.1",
+        ],
+    )
+    agent_args = [
+        f"--master=zk://{zookeeper}/recover",
+        f"--work_dir={tmp_path}/a",
+        "--ip=127.0.0.1",
+        f"--port={agent_port}",
+        "--resources=cpus:1;mem:256",
+    ]
+    first = daemons.start("mesos-agent", agent_args)
+    master = f"http://127.0.0.1:{master_port}"
+    wait_for(lambda: len(get_json(f"{master}/master/slaves")["slaves"]) == 1, what="agent registered")
+    agent_id = get_json(f"{master}/master/slaves")["slaves"][0]["id"]
+    status, fw, _ = http("POST", f"{master}/master/emulator/framework", {"name": "test"})
+    assert status == 200
+    task = {
+        "task_id": "t1",
+        "name": "t1",
+        "agent_id": agent_id,
+        "resources": {"cpus": 0.5, "mem": 64},
+        "command": {"value": "sleep 300"},
+    }
+    assert http("POST", f"{master}/master/emulator/launch", {"framework_id": fw["id"], "task": task})[0] == 200
+    wait_for(lambda: get_json(f"{master}/master/tasks")["tasks"][0]["state"] == "TASK_RUNNING", what="running")
+
+    first.send_signal(signal.SIGTERM)
+    first.wait(10)
+    daemons.start("mesos-agent", agent_args)
+    wait_for(
+        lambda: get_json(f"http://127.0.0.1:{agent_port}/metrics/snapshot")["slave/registered"] == 1.0,
+        what="agent re-registered",
+    )
+    state = get_json(f"http://127.0.0.1:{agent_port}/state")
+    assert state["id"] == agent_id  # checkpointed id kept
+    assert get_json(f"{master}/metrics/snapshot")["master/cpus_used"] == 0.5
+    (listed,) = get_json(f"{master}/master/tasks")["tasks"]
+    assert (listed["id"], listed["state"]) == ("t1", "TASK_RUNNING")
+    assert http("POST", f"{master}/master/emulator/kill", {"framework_id": fw["id"], "task_id": "t1"})[0] == 200
+    wait_for(lambda: get_json(f"{master}/metrics/snapshot")["master/cpus_used"] == 0.0, what="task killed")
+
+
+def test_marathon_leaves_the_election_cleanly_on_sigterm(zookeeper, daemons):
+    port = free_port()
+    proc = daemons.start(
+        "marathon",
+        [
+            "--master",
+            f"zk://{zookeeper}/nomesos",
+            "--zk",
+            f"zk://{zookeeper}/mt-term",
+            "--http_port",
+            str(port),
+            "--hostname",
+            "127.0.0.1",
+        ],
+    )
+    wait_for(lambda: get_json(f"http://127.0.0.1:{port}/v2/leader")["leader"] == f"127.0.0.1:{port}", what="elected")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    client = KazooClient(hosts=zookeeper)
+    client.start()
+    try:
+        assert client.get_children("/mt-term/leader-curator") == []
+    finally:
+        client.stop()

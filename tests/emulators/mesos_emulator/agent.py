@@ -4,6 +4,7 @@ offers auto-detected resources, runs tasks' commands as processes in sandboxes."
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -154,9 +155,7 @@ def validate(flags: dict[str, object], euid: int | None = None, hierarchy: str |
     parse_attributes(str(flags["attributes"] or ""))
     for containerizer in str(flags["containerizers"]).split(","):
         if containerizer not in ("mesos", "docker"):
-            raise FlagError(
-                f"Failed to create a containerizer: Unknown or unsupported containerizer: {containerizer}"
-            )
+            raise FlagError(f"Failed to create a containerizer: Unknown or unsupported containerizer: {containerizer}")
         if containerizer == "docker" and not shutil.which(str(flags["docker"])):
             raise FlagError(
                 "Failed to create a containerizer: Could not create DockerContainerizer: "
@@ -175,9 +174,7 @@ def validate(flags: dict[str, object], euid: int | None = None, hierarchy: str |
                     "Failed to create a containerizer: Could not create MesosContainerizer: "
                     f"Failed to create isolator '{isolator}': Using cgroups requires root permissions"
                 )
-            subsystems = (
-                CGROUP_SUBSYSTEM.values() if isolator == "cgroups/all" else [CGROUP_SUBSYSTEM.get(isolator)]
-            )
+            subsystems = CGROUP_SUBSYSTEM.values() if isolator == "cgroups/all" else [CGROUP_SUBSYSTEM.get(isolator)]
             for subsystem in filter(None, subsystems):
                 if isolator == "cgroups/all" and subsystem not in ("cpu", "memory"):
                     continue
@@ -195,6 +192,15 @@ def validate(flags: dict[str, object], euid: int | None = None, hierarchy: str |
         )
     if flags["launcher"] not in (None, "linux", "posix"):
         raise FlagError(f"Unknown launcher '{flags['launcher']}'")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie or a vanished process does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Agent:
@@ -242,6 +248,39 @@ class Agent:
         if os.path.islink(latest):
             os.unlink(latest)
         os.symlink(agent_id, latest)
+
+    # ---- checkpointed tasks (recover=reconnect keeps them across agent restarts) -------
+    def _tasks_dir(self) -> str:
+        return os.path.join(self.work_dir, "meta", "slaves", self.id or "unregistered", "tasks")
+
+    def _checkpoint_task(self, record: dict) -> None:
+        os.makedirs(self._tasks_dir(), exist_ok=True)
+        proc = record.get("proc")
+        data = {k: record[k] for k in ("id", "name", "framework_id", "resources", "sandbox")}
+        data["pid"] = proc.pid if proc is not None else None
+        with open(os.path.join(self._tasks_dir(), record["id"] + ".json"), "w", encoding="utf-8") as out:
+            json.dump(data, out)
+
+    def _forget_task(self, task_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self._tasks_dir(), task_id + ".json"))
+
+    def recover(self) -> None:
+        """Reattach to checkpointed tasks whose processes still run (`--recover=reconnect`)."""
+        if not self.id or not os.path.isdir(self._tasks_dir()):
+            return
+        for name in sorted(os.listdir(self._tasks_dir())):
+            path = os.path.join(self._tasks_dir(), name)
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if self.flags["recover"] == "reconnect" and (data["pid"] is None or pid_alive(data["pid"])):
+                self.tasks[data["id"]] = {**data, "state": "TASK_RUNNING", "proc": None}
+                log.info("Recovered task %s (pid %s)", data["id"], data["pid"])
+            else:
+                if data["pid"] and pid_alive(data["pid"]):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(data["pid"], signal.SIGKILL)
+                os.unlink(path)
 
     # ---- master detection -----------------------------------------------------------
     def _children(self, children: list[str]) -> None:
@@ -291,8 +330,7 @@ class Agent:
                 "attributes": self.attributes,
                 "version": MESOS_VERSION,
                 "tasks": [
-                    {k: t[k] for k in ("id", "name", "framework_id", "state", "resources")}
-                    for t in self.tasks.values()
+                    {k: t[k] for k in ("id", "name", "framework_id", "state", "resources")} for t in self.tasks.values()
                 ],
             }
         if not url:
@@ -308,7 +346,6 @@ class Agent:
             with self.lock:
                 self.registered = False
             return
-        import json
 
         reply = json.loads(payload)
         with self.lock:
@@ -378,6 +415,7 @@ class Agent:
                         start_new_session=True,
                     )
             self.tasks[record["id"]] = record
+            self._checkpoint_task(record)
             log.info("Launched task %s of framework %s", record["id"], fw)
         return web.Response.json({"state": record["state"]})
 
@@ -387,18 +425,26 @@ class Agent:
             if task is None:
                 return web.Response.text("Unknown task", 404)
             proc = task.get("proc")
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
+            pid = proc.pid if proc is not None and proc.poll() is None else task.get("pid")
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGTERM)
             task["state"] = "TASK_KILLED"
+            self._forget_task(task["id"])
         return web.Response.json({"state": "TASK_KILLED"})
 
     def _reap(self) -> None:
         with self.lock:
             for task in self.tasks.values():
+                if task["state"] != "TASK_RUNNING":
+                    continue
                 proc = task.get("proc")
-                if proc is not None and task["state"] == "TASK_RUNNING" and proc.poll() is not None:
+                if proc is not None and proc.poll() is not None:
                     task["state"] = "TASK_FINISHED" if proc.returncode == 0 else "TASK_FAILED"
+                elif proc is None and task.get("pid") and not pid_alive(task["pid"]):
+                    task["state"] = "TASK_FAILED"  # a recovered task whose exit status is unknown
+                if task["state"] != "TASK_RUNNING":
+                    self._forget_task(task["id"])
 
     # ---- HTTP -----------------------------------------------------------------------
     def used(self) -> dict[str, float]:
@@ -480,9 +526,7 @@ class Agent:
             out = {
                 "slave/registered": 1.0 if self.registered else 0.0,
                 "slave/uptime_secs": round(now() - self.start_time, 3),
-                "slave/executors_running": float(
-                    sum(t["state"] == "TASK_RUNNING" for t in self.tasks.values())
-                ),
+                "slave/executors_running": float(sum(t["state"] == "TASK_RUNNING" for t in self.tasks.values())),
                 "slave/recovery_errors": 0.0,
             }
             for state in ("running", "staging", "starting", "failed", "finished", "killed", "lost"):
@@ -534,6 +578,7 @@ def main(argv: list[str] | None = None) -> None:
     web.setup_logging("mesos-agent", str(flags["logging_level"]))
     os.makedirs(str(flags["work_dir"]), exist_ok=True)
     agent = Agent(flags)
+    agent.recover()
     log.info("Agent started on %s:%d with resources %s", agent.ip, agent.port, agent.resources)
     try:
         web.serve(str(flags["ip"] or "0.0.0.0"), agent.port, agent.handle)

@@ -133,9 +133,7 @@ def marathon_env_args(env: Mapping[str, str]) -> list[str]:
     return args
 
 
-def load_marathon_flags(
-    specs: Sequence[Flag], argv: Sequence[str], env: Mapping[str, str]
-) -> dict[str, object]:
+def load_marathon_flags(specs: Sequence[Flag], argv: Sequence[str], env: Mapping[str, str]) -> dict[str, object]:
     """Scallop-style parsing of the command line plus the launcher's environment args."""
     known = {f.name: f for f in specs}
     values: dict[str, object] = {f.name: f.default for f in specs}

@@ -8,9 +8,11 @@ connection lost, 103 leadership lost, 105 leadership ended gracefully (abdicatio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -224,6 +226,14 @@ class Marathon:
         self.my_node = created.rsplit("/", 1)[1]
         ChildrenWatch(self.zk, self.latch_path, self._children)
 
+    def shutdown(self) -> None:
+        """SIGTERM: leave the election cleanly (Curator closes its latch), then exit."""
+        self.abdicating = True
+        if self.zk is not None:
+            with contextlib.suppress(Exception):
+                self.zk.stop()
+        die("Shutting down (SIGTERM)", 0)
+
     def abdicate(self) -> None:
         time.sleep(0.5)
         self.abdicating = True
@@ -320,16 +330,12 @@ class Marathon:
             mine = [t for t in live if app_of_task(t["id"]) == app_id]
             wanted = int(app["instances"])
             for task in mine[wanted:]:
-                web.call(
-                    "POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task["id"]}
-                )
+                web.call("POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task["id"]})
             for _ in range(wanted - len(mine)):
                 self._launch(master, fw_id, app, mine, agents)
         for task in live:
             if app_of_task(task["id"]) not in apps:
-                web.call(
-                    "POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task["id"]}
-                )
+                web.call("POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task["id"]})
 
     def _launch(self, master: str, fw_id: str, app: dict, mine: list[dict], agents: list[dict]) -> None:
         request = {"cpus": float(app["cpus"]), "mem": float(app["mem"]), "disk": float(app["disk"])}
@@ -350,14 +356,10 @@ class Marathon:
             "resources": request,
             "command": {
                 "value": command,
-                "environment": {
-                    "variables": [{"name": k, "value": str(v)} for k, v in (app.get("env") or {}).items()]
-                },
+                "environment": {"variables": [{"name": k, "value": str(v)} for k, v in (app.get("env") or {}).items()]},
             },
         }
-        status, payload, _ = web.call(
-            "POST", f"{master}/master/emulator/launch", {"framework_id": fw_id, "task": task}
-        )
+        status, payload, _ = web.call("POST", f"{master}/master/emulator/launch", {"framework_id": fw_id, "task": task})
         if status == 200:
             mine.append({"id": task["task_id"], "slave_id": agent["id"], "state": "TASK_STAGING"})
             agent["used_resources"] = resources.add(agent["used_resources"], request)
@@ -457,11 +459,7 @@ class Marathon:
             )
         except OSError as exc:
             return web.Response.text(f"Could not reach the current leader {leader}: {exc}", 502)
-        keep = {
-            k: v
-            for k, v in resp_headers.items()
-            if k.lower() in ("content-type", "location", "x-marathon-leader")
-        }
+        keep = {k: v for k, v in resp_headers.items() if k.lower() in ("content-type", "location", "x-marathon-leader")}
         keep["Via"] = f"1.1 {self.participant}"
         return web.Response(status, body, keep)
 
@@ -532,9 +530,7 @@ class Marathon:
         try:
             app = normalize_app(req.json())  # type: ignore[arg-type]
         except (ValueError, TypeError, AttributeError) as exc:
-            return web.Response.json(
-                {"message": "Object is not valid", "details": [{"errors": [str(exc)]}]}, 422
-            )
+            return web.Response.json({"message": "Object is not valid", "details": [{"errors": [str(exc)]}]}, 422)
         with self.lock:
             if app["id"] in self.apps:
                 return web.Response.json({"message": f"An app with id [{app['id']}] already exists."}, 409)
@@ -596,6 +592,7 @@ def main(argv: list[str] | None = None) -> None:
         web.serve(str(flags["http_address"] or "0.0.0.0"), app.port, app.handle)
     except OSError as exc:
         die(f"Failed to bind the HTTP port {app.port}: {exc}", EXIT_BIND)
+    signal.signal(signal.SIGTERM, lambda *_: app.shutdown())
     if flags["ha"]:
         app.start_zk()
     else:

@@ -107,9 +107,7 @@ class Master:
             flags["hostname"] or (socket.gethostname() if flags["hostname_lookup"] else self.advertise_ip)
         )
         self.pid = f"master@{self.advertise_ip}:{self.advertise_port}"
-        self.info = zk.master_info(
-            self.id, self.advertise_ip, self.advertise_port, self.hostname, MESOS_VERSION
-        )
+        self.info = zk.master_info(self.id, self.advertise_ip, self.advertise_port, self.hostname, MESOS_VERSION)
         self.start_time = now()
         self.lock = threading.RLock()
         self.leader: dict | None = None
@@ -211,9 +209,7 @@ class Master:
     def tick(self) -> None:
         timeout = float(self.flags["zk_session_timeout"])
         if self.suspended_since is not None and time.monotonic() - self.suspended_since > timeout:
-            die(
-                "Lost ZooKeeper session (disconnected beyond --zk_session_timeout)... committing suicide!"
-            )
+            die("Lost ZooKeeper session (disconnected beyond --zk_session_timeout)... committing suicide!")
         with self.lock:
             if (
                 self.elected()
@@ -369,9 +365,7 @@ class Master:
                 "master/slaves_disconnected": 0.0,
                 "master/slaves_inactive": 0.0,
                 "master/slaves_unreachable": float(self.unreachable if elected else 0),
-                "master/frameworks_active": float(
-                    sum(f["active"] for f in self.frameworks.values()) if elected else 0
-                ),
+                "master/frameworks_active": float(sum(f["active"] for f in self.frameworks.values()) if elected else 0),
                 "master/tasks_running": float(
                     sum(t["state"] == "TASK_RUNNING" for t in self.tasks.values()) if elected else 0
                 ),
@@ -389,9 +383,7 @@ class Master:
                 out[f"master/{name}_percent"] = (u / t) if t else 0.0
             try:
                 load = os.getloadavg()
-                out.update(
-                    {"system/load_1min": load[0], "system/load_5min": load[1], "system/load_15min": load[2]}
-                )
+                out.update({"system/load_1min": load[0], "system/load_5min": load[1], "system/load_15min": load[2]})
             except OSError:
                 pass
             return out
@@ -442,9 +434,7 @@ class Master:
             return web.Response.json(self.state())
         if sub == "/state-summary":
             st = self.state()
-            return web.Response.json(
-                {k: st[k] for k in ("hostname", "cluster", "slaves", "frameworks") if k in st}
-            )
+            return web.Response.json({k: st[k] for k in ("hostname", "cluster", "slaves", "frameworks") if k in st})
         if sub == "/slaves":
             with self.lock:
                 slaves = [self._agent_json(a) for a in self.agents.values()]

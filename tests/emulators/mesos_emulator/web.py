@@ -35,9 +35,7 @@ class Response:
 
     @classmethod
     def json(cls, value: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        return cls(
-            status, json.dumps(value).encode(), {"Content-Type": "application/json", **(headers or {})}
-        )
+        return cls(status, json.dumps(value).encode(), {"Content-Type": "application/json", **(headers or {})})
 
     @classmethod
     def text(cls, value: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
