@@ -257,7 +257,10 @@ class ZooKeeperSystem:
         text = zk_four_letter(self.members[host], self.port, "mntr")
         if text is None:
             return None
-        return F.zk_mode(F.parse_mntr(text))
+        try:
+            return F.zk_mode(F.parse_mntr(text)) or "not serving"  # answers, but no quorum / electing
+        except F.ParseError as exc:
+            raise Failure(f"zookeeper on {host}: {exc}") from None
 
     def modes(self, hosts: list[str]) -> dict[str, str | None]:
         return {h: self.mode(h) for h in hosts}

@@ -150,3 +150,20 @@ def test_wait_for(action):
     value, seen = action.wait_for(lambda: next(values), timeout=5, interval=0.01)
     assert value == "zo3" and seen is not None
     assert action.wait_for(lambda: None, timeout=0.05, interval=0.01) == (None, None)
+
+
+def test_zookeeper_modes_distinguish_silent_and_not_serving(action, monkeypatch):
+    replies = {"192.0.2.1": None, "192.0.2.2": "This ZooKeeper instance is not currently serving requests\n",
+               "192.0.2.3": "zk_version\t3.8.6\nzk_server_state\tfollower\n"}
+    monkeypatch.setattr(action, "zk_four_letter", lambda address, port, word, timeout=1.0: replies[address])
+    zk = action.ZooKeeperSystem({"a": "192.0.2.1", "b": "192.0.2.2", "c": "192.0.2.3"}, 2181, 5)
+    assert zk.modes(["a", "b", "c"]) == {"a": None, "b": "not serving", "c": "follower"}
+    assert zk.leader(["a", "b", "c"]) is None
+
+
+def test_zookeeper_mntr_not_whitelisted_is_a_clear_failure(action, monkeypatch):
+    monkeypatch.setattr(action, "zk_four_letter",
+                        lambda *a, **k: "mntr is not executed because it is not in the whitelist.\n")
+    zk = action.ZooKeeperSystem({"a": "192.0.2.1"}, 2181, 5)
+    with pytest.raises(action.Failure, match="whitelist"):
+        zk.modes(["a"])
