@@ -167,3 +167,111 @@ def test_zookeeper_mntr_not_whitelisted_is_a_clear_failure(action, monkeypatch):
     zk = action.ZooKeeperSystem({"a": "192.0.2.1"}, 2181, 5)
     with pytest.raises(action.Failure, match="whitelist"):
         zk.modes(["a"])
+
+
+class FakeCluster:
+    """Stands in for ZooKeeperSystem: members elect `next_leader` once the fault is in."""
+
+    instances: list = []
+
+    def __init__(self, members, port, timeout, next_leader="zo3", lose=()):
+        self.members = members
+        self.faulted = False
+        self.next_leader = next_leader
+        self.lose = set(lose)
+        self.stored: list[str] = []
+        self.settings = {"tickTime": "2000", "syncLimit": "5", "initLimit": "10"}
+        self.write_timeout = 1.0
+        self.cleaned = False
+        FakeCluster.instances.append(self)
+
+    def modes(self, hosts):
+        leader = self.next_leader if self.faulted else "zo1"
+        return {h: ("leader" if h == leader else "follower") for h in hosts}
+
+    def leader(self, hosts):
+        leader = self.next_leader if self.faulted else "zo1"
+        return leader if leader in hosts else None
+
+    def read_settings(self, host):
+        pass
+
+    def bounds(self):
+        return {"follower_detects_dead_leader": 10.0}
+
+    def connect(self, hosts):
+        pass
+
+    def write(self, key, value):
+        self.stored.append(key)
+
+    def keys_on(self, host):
+        return [k for k in self.stored if not (host == "zo2" and k in self.lose)]
+
+    def cleanup(self):
+        self.cleaned = True
+
+
+class FakeRunner:
+    def __init__(self, cluster_ref, fail_fault=False):
+        self.commands = []
+        self.cluster_ref = cluster_ref
+        self.fail_fault = fail_fault
+
+    def shell(self, host, command, become=True):
+        self.commands.append((host, command))
+        if "kill -9" in command:
+            if self.fail_fault:
+                return 1, "", "no such process"
+            self.cluster_ref[0].faulted = True
+            return 0, f"{time.time()}\n", ""
+        return 0, "", ""
+
+
+def _run(action, monkeypatch, fail_fault=False, **cluster):
+    FakeCluster.instances = []
+    monkeypatch.setattr(action, "ZooKeeperSystem", lambda *a: FakeCluster(*a, **cluster))
+    ref = []
+
+    class Runner(FakeRunner):
+        def shell(self, host, command, become=True):
+            if not ref:
+                ref.append(FakeCluster.instances[-1])
+            return super().shell(host, command, become)
+
+    runner = Runner(ref, fail_fault)
+    members = {"zo1": "192.0.2.1", "zo2": "192.0.2.2", "zo3": "192.0.2.3"}
+    args = {"baseline_seconds": 0.1, "settle_seconds": 0.1, "timeout_seconds": 1, "write_interval_seconds": 0.005}
+    hostvars = {h: {} for h in members}
+    return action.run_failover("zookeeper", "kill", members, hostvars, runner, args), runner
+
+
+def test_run_measures_heals_and_passes(action, monkeypatch):
+    result, runner = _run(action, monkeypatch)
+    assert result["passed"], result["problems"]
+    assert result["old_leader"] == "zo1" and result["new_leader"] == "zo3"
+    assert result["lost_acknowledged_writes"] == 0 and result["marker_survived"]
+    assert result["old_leader_rejoined_as"] == "follower"
+    assert result["time_to_new_leader_seconds"] is not None and result["time_to_new_leader_seconds"] >= 0
+    assert runner.commands[-1] == ("zo1", "systemctl start zookeeper")  # healed
+    assert FakeCluster.instances[-1].cleaned
+
+
+def test_run_reports_lost_writes(action, monkeypatch):
+    lose = {f"w{n:07d}" for n in range(1, 100000)}
+    result, _ = _run(action, monkeypatch, lose=lose)
+    assert result["lost_acknowledged_writes"] > 0 and not result["passed"]
+    assert any("were lost" in p for p in result["problems"])
+
+
+def test_run_without_new_leader_still_heals(action, monkeypatch):
+    result, runner = _run(action, monkeypatch, next_leader=None)
+    assert result["new_leader"] is None and not result["passed"]
+    assert any("no new leader" in p for p in result["problems"])
+    assert runner.commands[-1] == ("zo1", "systemctl start zookeeper")
+
+
+def test_failed_fault_heals_and_fails(action, monkeypatch):
+    with pytest.raises(action.Failure, match="the fault was healed"):
+        _run(action, monkeypatch, fail_fault=True)
+    assert FakeCluster.instances[-1].cleaned
