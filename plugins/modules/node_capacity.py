@@ -16,8 +16,10 @@ description:
   - With O(view=kubernetes), reads the Node list once (C(GET /api/v1/nodes)) and reports capacity,
     allocatable and the reserved overhead between them for every node. Run it once per cluster
     (C(run_once)), not once per node.
-  - With O(view=mesos_master), reads C(/master/slaves) once from a master (redirects to the
-    leader are followed) and reports every agent's advertised and used resources.
+  - With O(view=mesos_master), reads C(/master/slaves) once, from the leading master, and reports
+    every agent's advertised and used resources. Give all masters in O(mesos_master_urls); a standby
+    answers 307 (to the leader's host name, which the controller may not resolve), so the module
+    asks the next one instead of following the redirect.
   - Read-only; supports check mode (it reports the same data).
 version_added: "0.1.0"
 author: stackbench
@@ -42,9 +44,11 @@ options:
   mesos_agent_url:
     description: The local agent's state URL, for example V(http://127.0.0.1:5051/state).
     type: str
-  mesos_master_url:
-    description: Base URL of any Mesos master, for example V(http://10.0.0.1:5050). For O(view=mesos_master).
-    type: str
+  mesos_master_urls:
+    description: Base URLs of the Mesos masters, for example V(http://10.0.0.1:5050). For O(view=mesos_master).
+    type: list
+    elements: str
+    default: []
   kubernetes_api_url:
     description: Base URL of a kube-apiserver, for example V(https://10.0.0.1:6443). For O(view=kubernetes).
     type: str
@@ -195,14 +199,19 @@ def kubernetes_view(module: AnsibleModule) -> dict[str, Any]:
 
 
 def mesos_master_view(module: AnsibleModule) -> dict[str, Any]:
-    base = module.params["mesos_master_url"]
-    if not base:
-        module.fail_json(msg="view=mesos_master needs mesos_master_url")
-    url = base.rstrip("/") + "/master/slaves"
-    try:
-        return {"nodes": parse_mesos_slaves(_get_json(url, module))}
-    except Exception as exc:
-        module.fail_json(msg=f"Mesos agents from {url}: {exc}")
+    bases = module.params["mesos_master_urls"]
+    if not bases:
+        module.fail_json(msg="view=mesos_master needs mesos_master_urls")
+    tried = []
+    for base in bases:
+        url = base.rstrip("/") + "/master/slaves"
+        try:
+            response = open_url(url, method="GET", timeout=module.params["timeout"], follow_redirects="none",
+                                headers={"Accept": "application/json"})
+            return {"nodes": parse_mesos_slaves(json.loads(response.read())), "mesos_leader_url": base}
+        except Exception as exc:
+            tried.append(f"{url}: {exc}")
+    module.fail_json(msg="no Mesos master answered /master/slaves as leader: " + "; ".join(tried))
 
 
 def main() -> None:
@@ -212,7 +221,7 @@ def main() -> None:
             "data_dirs": {"type": "list", "elements": "path", "default": []},
             "addresses": {"type": "list", "elements": "str", "default": []},
             "mesos_agent_url": {"type": "str"},
-            "mesos_master_url": {"type": "str"},
+            "mesos_master_urls": {"type": "list", "elements": "str", "default": []},
             "kubernetes_api_url": {"type": "str"},
             "kubernetes_ca_path": {"type": "path"},
             "kubernetes_client_cert": {"type": "path"},
