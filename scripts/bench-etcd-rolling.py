@@ -64,6 +64,18 @@ def put(session: requests.Session, address: str, key: str, value: str, timeout: 
         raise RuntimeError(f"unexpected answer {response.text[:200]}")
 
 
+def leader(members: dict[str, str], session: requests.Session) -> str | None:
+    """Name of the member whose status says it leads (gateway ids are strings)."""
+    for name, address in members.items():
+        try:
+            status = session.post(f"https://{address}:2379/v3/maintenance/status", json={}, timeout=2).json()
+        except (requests.RequestException, ValueError):
+            continue
+        if status.get("leader") and status["leader"] == status.get("header", {}).get("member_id"):
+            return name
+    return None
+
+
 def writer(
     addresses: list[str],
     session: requests.Session,
@@ -131,6 +143,7 @@ def main() -> int:
     members = inventory_members(args.inventory)
     first = next(iter(members))
     session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE/proxies from the environment must not override the cluster CA
     session.verify = str(args.pki_dir / "ca.crt")
     session.cert = (str(args.pki_dir / f"issued/{first}/member.crt"), str(args.pki_dir / f"issued/{first}/member.key"))
 
@@ -140,18 +153,23 @@ def main() -> int:
     time.sleep(args.warmup)
     runs = []
     for label, vars_ in [("apply", extra)] + ([("revert", [])] if args.revert else []):
+        leader_before = leader(members, session)
         rc, seconds, restarts = run_playbook(args.inventory, vars_)
+        leader_after = leader(members, session)
         runs.append(
             {
                 "run": label,
                 "extra_vars": vars_,
                 "rc": rc,
                 "playbook_seconds": round(seconds, 1),
+                "leader_before": leader_before,
                 "restarts_in_order": restarts,
+                "leader_after": leader_after,
             }
         )
         print(
-            f"playbook ({label} {' '.join(vars_) or 'defaults'}): rc={rc} in {seconds:.1f} s, restarted {restarts}",
+            f"playbook ({label} {' '.join(vars_) or 'defaults'}): rc={rc} in {seconds:.1f} s, "
+            f"leader before {leader_before}, restarted {restarts}, leader after {leader_after}",
             flush=True,
         )
     time.sleep(args.warmup)

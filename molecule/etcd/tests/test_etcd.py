@@ -161,3 +161,51 @@ def test_backup_playbook_fetches_a_snapshot_etcdutl_accepts(etcdutl, tmp_path_fa
     assert parsed["totalKey"] >= 1 and parsed["revision"] >= 1
     recorded = json.loads(Path(f"{snapshots[0]}.status.json").read_text())
     assert recorded["hash"] == parsed["hash"]
+
+
+def _converge(*extra_vars):
+    cmd = ["ansible-playbook", "-i", INVENTORY, str(REPO / "playbooks/etcd.yml")]
+    for item in extra_vars:
+        cmd += ["-e", item]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+
+
+def _assert_refused_without_changes(run, message):
+    out = run.stdout + run.stderr
+    assert run.returncode != 0, out[-3000:]
+    assert message in out, out[-3000:]
+    recap = out.split("PLAY RECAP", 1)[1]
+    assert "changed=0" in recap and "changed=1" not in recap, recap
+    for name in MEMBERS:
+        member = testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}", sudo=True)
+        assert member.service("etcd").is_running
+        assert member.file("/var/lib/etcd/member").is_directory
+
+
+def test_bad_input_host_in_two_clusters_is_refused_before_changes():
+    clusters = {"stackbench-etcd": MEMBERS, "other": [MEMBERS[0]]}
+    run = _converge(json.dumps({"etcd_clusters": clusters}))
+    _assert_refused_without_changes(run, "must be a member of exactly one etcd cluster")
+
+
+def test_bad_input_even_member_count_is_refused_before_changes():
+    clusters = {"stackbench-etcd": MEMBERS[:2], "other": MEMBERS[2:]}
+    run = _converge(json.dumps({"etcd_clusters": clusters}))
+    _assert_refused_without_changes(run, "needs an odd number of members")
+
+
+def test_bad_input_data_dir_of_another_cluster_is_refused_and_kept():
+    run = _converge("etcd_initial_cluster_token=some-other-cluster")
+    _assert_refused_without_changes(run, "holds etcd data of cluster 'stackbench-etcd'")
+
+
+def test_bad_input_mismatched_tls_files_are_refused_before_changes():
+    pki = REPO / ".stackbench/pki/stackbench-etcd"
+    # every member gets the first member's certificate with the second member's key
+    files = {
+        "ca": str(pki / "ca.crt"),
+        "cert": str(pki / f"issued/{MEMBERS[0]}/member.crt"),
+        "key": str(pki / f"issued/{MEMBERS[1]}/member.key"),
+    }
+    run = _converge(json.dumps({"etcd_tls_source": "files", "etcd_tls_files": files}))
+    _assert_refused_without_changes(run, "does not fit")
