@@ -309,6 +309,8 @@ class ZooKeeperSystem:
         if self.client is not None:
             with contextlib.suppress(Exception):  # cleanup is best effort
                 self.client.delete(self.base, recursive=True)
+            with contextlib.suppress(Exception):  # the parent too, unless another run uses it
+                self.client.delete(self.base.rsplit("/", 1)[0])
             self.client.stop()
             self.client.close()
 
