@@ -87,6 +87,10 @@ class HostRunner:
             cmd += ["-u", args["remote_user"]]
         for extra in args.get("extra_vars") or ():
             cmd += ["-e", extra]
+        for vault in args.get("vault_password_files") or ():
+            cmd += ["--vault-password-file", vault]
+        if args.get("become_method"):
+            cmd += ["--become-method", args["become_method"]]
         return cmd
 
     def shell(self, host: str, command: str, become: bool = True) -> tuple[int, str, str]:
@@ -109,6 +113,12 @@ class HostRunner:
             return 255, "", result.get("msg", "unreachable")
         return int(result.get("rc", 1 if result.get("failed") else 0)), result.get("stdout", ""), \
             result.get("stderr", "") or (result.get("msg", "") if result.get("failed") else "")
+
+
+def _stackbench() -> str:
+    """The stackbench CLI next to this Python (the venv), else from PATH."""
+    beside = Path(sys.executable).with_name("stackbench")
+    return str(beside) if beside.exists() else "stackbench"
 
 
 def _local(cmd: list[str], timeout: float = 120) -> tuple[int, str]:
@@ -172,7 +182,7 @@ class Fault:
     def inject(self) -> float:
         before = time.time()
         if self.kind == "partition" and self.lab:
-            rc, out = _local(["stackbench", "lab", "partition", self.lab_host, "--lab", self.lab])
+            rc, out = _local([_stackbench(), "lab", "partition", self.lab_host, "--lab", self.lab])
             after = time.time()
             self.command_seconds = after - before
             self.injected = True
@@ -202,7 +212,7 @@ class Fault:
         if not self.injected:
             return
         if self.kind == "partition" and self.lab:
-            rc, out = _local(["stackbench", "lab", "heal", self.lab_host, "--lab", self.lab])
+            rc, out = _local([_stackbench(), "lab", "heal", self.lab_host, "--lab", self.lab])
             self.log.append(f"lab heal {self.lab_host}: rc={rc} {out[-200:]}")
             if rc != 0:
                 raise Failure(f"could not heal the lab partition of {self.host}: {out}")

@@ -87,6 +87,8 @@ def test_lab_partition_heals_even_after_failed_inject(action, monkeypatch):
         commands.append(cmd)
         return (1, "boom") if cmd[2] == "partition" else (0, "")
 
+    monkeypatch.setattr(action, "_stackbench", lambda: "stackbench")
+
     monkeypatch.setattr(action, "_local", local)
     fault = action.Fault("partition", "zo1", "zookeeper", runner=None, lab="hazk", lab_host="zo1")
     with pytest.raises(action.Failure):
