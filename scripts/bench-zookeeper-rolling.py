@@ -9,7 +9,9 @@ leader last). Prints and saves (results/zookeeper-rolling-<time>.json):
 - writes attempted / succeeded / failed (a write fails when it cannot complete within
   --write-deadline seconds, kazoo retrying on connection loss meanwhile),
 - writes that needed a retry, the longest gap between two successful writes,
-- each member's tickTime and mode before and after, and the playbook's time and recap.
+- each member's tickTime and mode before and after, and the playbook's time and recap,
+- members sampled every 0.5 s: how many were down (no answer) at once, and how many were
+  down or not serving (e.g. during the election after the leader's restart) at once.
 
     scripts/bench-zookeeper-rolling.py -i inventories/lab/zk.yml [--tick-time 3000]
 
@@ -85,6 +87,20 @@ def longest_gap(times: list[float], start: float, end: float) -> float:
     return max(b - a for a, b in zip(points, points[1:], strict=False))
 
 
+def monitor(addresses: dict[str, str], period: float, stop: threading.Event, samples: list[dict]) -> None:
+    """Sample every member: down (no answer on the client port) or not serving (no quorum)."""
+    while not stop.is_set():
+        down, not_serving = [], []
+        for host, address in addresses.items():
+            reply = four_letter(address, "ruok", timeout=1.0)
+            if reply.strip() != "imok":
+                down.append(host)
+            elif "Mode:" not in four_letter(address, "srvr", timeout=1.0):
+                not_serving.append(host)
+        samples.append({"t": time.monotonic(), "down": down, "not_serving": not_serving})
+        stop.wait(period)
+
+
 def writer(client: KazooClient, path: str, interval: float, deadline: float, stop: threading.Event,
            stats: WriteStats, done_times: list[float]) -> None:
     tick = time.monotonic()
@@ -141,8 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     stats, done_times, stop = WriteStats(), [], threading.Event()
     thread = threading.Thread(target=writer, args=(client, args.znode, args.interval, args.write_deadline,
                                                     stop, stats, done_times), daemon=True)
+    samples: list[dict] = []
+    watcher = threading.Thread(target=monitor, args=(addresses, 0.5, stop, samples), daemon=True)
     started = time.monotonic()
     thread.start()
+    watcher.start()
     time.sleep(args.settle)
 
     playbook_started = time.monotonic()
@@ -154,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(args.settle)
     stop.set()
     thread.join()
+    watcher.join()
     ended = time.monotonic()
     client.stop()
     client.close()
@@ -173,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
                           if (m := re.search(r"Restart ZooKeeper on ([^\]\s]+)", line))],
         "recap": recap,
         "writes": asdict(stats),
+        "members": {
+            "samples": len(samples),
+            "max_down_at_once": max((len(s["down"]) for s in samples), default=0),
+            "max_not_serving_at_once": max((len(s["down"]) + len(s["not_serving"]) for s in samples), default=0),
+        },
     }
     if proc.returncode != 0:
         print(proc.stdout[-4000:], proc.stderr[-2000:], sep="\n")
@@ -188,10 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"writes: {stats.attempted} attempted, {stats.succeeded} ok, {stats.failed} failed, "
           f"{stats.retried} needed a retry; longest gap between writes {stats.longest_gap_seconds:.2f} s, "
           f"slowest write {stats.slowest_write_seconds:.2f} s")
+    members = result["members"]
+    print(f"members (sampled every 0.5 s, {members['samples']} samples): at most {members['max_down_at_once']} "
+          f"down at once; at most {members['max_not_serving_at_once']} down or not serving at once")
     for failure in stats.failures:
         print(f"  failed: {failure}")
     print(f"saved {out}")
-    ok = proc.returncode == 0 and stats.failed == 0 and all(v["tick_time"] == str(tick_time) for v in after.values())
+    ok = (proc.returncode == 0 and stats.failed == 0 and members["max_down_at_once"] <= 1
+          and all(v["tick_time"] == str(tick_time) for v in after.values()))
     return 0 if ok else 1
 
 
