@@ -23,7 +23,10 @@ import ansible.module_utils  # noqa: E402
 
 for util in sorted((ROOT / "plugins/module_utils").glob("stackbench_*.py")):
     name = util.stem
-    module = importlib.import_module(name)
+    try:
+        module = importlib.import_module(name)
+    except ImportError:  # its own tests will show why; don't break everyone else's
+        continue
     sys.modules.setdefault(f"ansible.module_utils.{name}", module)
     setattr(ansible.module_utils, name, sys.modules[f"ansible.module_utils.{name}"])
 
