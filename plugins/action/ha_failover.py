@@ -56,8 +56,9 @@ DEFAULT_GROUPS = {
     "kube_apiserver": "kube_control_plane", "kube_controller_manager": "kube_control_plane",
     "kube_scheduler": "kube_control_plane",
 }
-IMPLEMENTED = ("zookeeper", "etcd")
-DEFAULT_SERVICES = {"zookeeper": "zookeeper", "etcd": "etcd"}
+IMPLEMENTED = ("zookeeper", "etcd", "mesos_masters", "marathon")
+DEFAULT_SERVICES = {"zookeeper": "zookeeper", "etcd": "etcd", "mesos_masters": "mesos-master", "marathon": "marathon"}
+DEFAULT_PORTS = {"zookeeper": 2181, "etcd": 2379, "mesos_masters": 5050, "marathon": 8080}
 PARTITION_CHAIN = "STACKBENCH-PART"
 
 
@@ -409,6 +410,191 @@ class EtcdSystem:
                 continue
 
 
+def _http_json(url: str, timeout: float, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    """(status, decoded JSON or text) without following redirects; (0, error) when nothing answered."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",
+                                                                               "Accept": "application/json"})
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    except (OSError, ValueError) as exc:
+        return 0, str(exc)
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def _duration_seconds(text: str) -> float | None:
+    """Mesos durations: `10secs`, `1mins`, `500ms`."""
+    match = __import__("re").match(r"^([0-9.]+)\s*(ns|us|ms|secs|mins|hrs|days)$", text.strip())
+    if not match:
+        return None
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1, "mins": 60, "hrs": 3600, "days": 86400}
+    return float(match.group(1)) * scale[match.group(2)]
+
+
+class MesosMastersSystem:
+    """Mesos masters: the leader is the master whose /metrics/snapshot says elected and recovered.
+
+    There is no client write to the masters' registry that this plugin can make through a public
+    API, so the figures are the failover (new leader ready) and the agents re-registering.
+    """
+
+    name = "mesos_masters"
+    supports_writes = False
+
+    def __init__(self, members: dict[str, str], port: int, timeout: float) -> None:
+        self.members, self.port, self.timeout = members, port, timeout
+        self.settings: dict[str, str] = {}
+        self.agents_before: int | None = None
+
+    def _metrics(self, host: str) -> dict[str, Any] | None:
+        status, body = _http_json(f"http://{self.members[host]}:{self.port}/metrics/snapshot", 1.0)
+        return body if status == 200 and isinstance(body, dict) else None
+
+    def modes(self, hosts: list[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for host in hosts:
+            metrics = self._metrics(host)
+            if metrics is None:
+                out[host] = None
+                continue
+            state = F.mesos_master_state(metrics)
+            out[host] = "leader" if state["ready"] else "recovering" if state["elected"] else "follower"
+        return out
+
+    def leader(self, hosts: list[str]) -> str | None:
+        return F.single_leader(self.modes(hosts))
+
+    def read_settings(self, host: str) -> None:
+        status, body = _http_json(f"http://{self.members[host]}:{self.port}/master/flags", 2.0)
+        if status == 200 and isinstance(body, dict):
+            flags = body.get("flags", {})
+            self.settings = {k: str(flags[k]) for k in ("zk_session_timeout", "quorum") if k in flags}
+        metrics = self._metrics(host) or {}
+        self.agents_before = int(metrics.get("master/slaves_active", 0))
+
+    def bounds(self) -> dict[str, float]:
+        timeout = _duration_seconds(self.settings.get("zk_session_timeout", ""))
+        return {"zk_session_timeout": timeout} if timeout else {}
+
+    def after_new_leader(self, leader: str, fault_at: float, timeout: float) -> dict[str, Any]:
+        """Time until the new leader sees as many active agents as the old one did."""
+        wanted = self.agents_before or 0
+        _, seen = wait_for(lambda: int((self._metrics(leader) or {}).get("master/slaves_active", -1)) >= wanted,
+                           timeout, interval=0.25)
+        return {"agents_active_before": wanted,
+                "time_to_agents_reregistered_seconds": None if seen is None else round(seen - fault_at, 3)}
+
+    def connect(self, hosts: list[str]) -> None:
+        pass
+
+    def cleanup(self) -> None:
+        pass
+
+
+class MarathonSystem:
+    """Marathon: `GET /v2/leader` (standbys proxy it to the leader); writes create apps (instances 0)."""
+
+    name = "marathon"
+    supports_writes = True
+
+    def __init__(self, members: dict[str, str], port: int, timeout: float) -> None:
+        self.members, self.port, self.timeout = members, port, timeout
+        self.run = uuid.uuid4().hex[:10]
+        self.prefix = f"/stackbench-ha-{self.run}-"
+        self.write_timeout = 1.0
+        self.writers: list[str] = []
+        self.current = 0
+        self.created: list[str] = []
+        self.settings: dict[str, str] = {}
+
+    def _url(self, host: str, path: str) -> str:
+        return f"http://{self.members[host]}:{self.port}{path}"
+
+    def _leader_of(self, host: str) -> str | None | bool:
+        """The member `host` names as leader; False when it does not answer; None when it knows none."""
+        status, body = _http_json(self._url(host, "/v2/leader"), 1.0)
+        if status == 0:
+            return False
+        try:
+            named = F.marathon_leader(status, json.dumps(body) if isinstance(body, dict) else str(body))
+        except (F.ParseError, ValueError, KeyError):
+            return None
+        if named is None:
+            return None
+        name = named.rsplit(":", 1)[0]
+        for member, address in self.members.items():
+            if name in (member, address):
+                return member
+        return None
+
+    def modes(self, hosts: list[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for host in hosts:
+            named = self._leader_of(host)
+            out[host] = None if named is False else "not serving" if named is None else \
+                "leader" if named == host else "follower"
+        return out
+
+    def leader(self, hosts: list[str]) -> str | None:
+        named = {self._leader_of(h) for h in hosts} - {False}
+        if len(named) != 1:
+            return None
+        (leader,) = named
+        return leader if leader in hosts else None
+
+    def read_settings(self, host: str) -> None:
+        status, body = _http_json(self._url(host, "/v2/info"), 2.0)
+        if status == 200 and isinstance(body, dict):
+            zk = body.get("zookeeper_config", {})
+            self.settings = {k: str(zk[k]) for k in ("zk_session_timeout", "zk_timeout") if k in zk}
+
+    def bounds(self) -> dict[str, float]:
+        out = {}
+        if "zk_session_timeout" in self.settings:
+            out["zk_session_timeout"] = int(self.settings["zk_session_timeout"]) / 1000
+        return out
+
+    def connect(self, hosts: list[str]) -> None:
+        self.writers = list(hosts)
+
+    def write(self, key: str, value: bytes) -> None:
+        host = self.writers[self.current % len(self.writers)]
+        app = {"id": self.prefix + key, "cmd": "sleep 3600", "instances": 0, "cpus": 0.01, "mem": 16,
+               "labels": {"stackbench-ha": self.run}}
+        status, body = _http_json(self._url(host, "/v2/apps"), self.write_timeout, "POST", app)
+        if status in (200, 201):
+            self.created.append(app["id"])
+            return
+        self.current += 1
+        raise ConnectionError(f"HTTP {status}: {str(body)[:120]}")
+
+    def keys_on(self, host: str) -> list[str] | None:
+        status, body = _http_json(self._url(host, "/v2/apps"), 10.0)
+        if status != 200 or not isinstance(body, dict):
+            return None
+        return [a["id"][len(self.prefix):] for a in body.get("apps", []) if a.get("id", "").startswith(self.prefix)]
+
+    def cleanup(self) -> None:
+        for app_id in list(self.created):
+            for host in self.writers:
+                status, _ = _http_json(self._url(host, f"/v2/apps{app_id}?force=true"), 5.0, "DELETE")
+                if status in (200, 202, 404):
+                    break
+
+
 # ----- the writer ------------------------------------------------------------------------------
 
 class Writer(threading.Thread):
@@ -513,15 +699,20 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
     hosts = list(members)
     service = args.get("service") or DEFAULT_SERVICES[system]
     with tempfile.TemporaryDirectory(prefix="stackbench-ha-") as tmp:
+        port = int(args.get("port") or DEFAULT_PORTS[system])
         if system == "zookeeper":
-            client: Any = ZooKeeperSystem(members, int(args.get("port", 2181)), timeout)
+            client: Any = ZooKeeperSystem(members, port, timeout)
+        elif system == "mesos_masters":
+            client = MesosMastersSystem(members, port, timeout)
+        elif system == "marathon":
+            client = MarathonSystem(members, port, timeout)
         else:
             ca, cert, key = args.get("etcd_ca_cert"), args.get("etcd_client_cert"), args.get("etcd_client_key")
             if not (ca and cert and key):
                 source = next(iter(hosts))
                 ca, cert, key = _fetch_etcd_certs(runner, source, args.get("etcd_pki_dir", "/etc/etcd/pki"),
                                                   Path(tmp))
-            client = EtcdSystem(members, int(args.get("port", 2379)), timeout, ca, cert, key)
+            client = EtcdSystem(members, port, timeout, ca, cert, key)
 
         try:
             # 1. who leads, is it safe to take it down?
@@ -538,7 +729,7 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
             if not ok:
                 raise Failure(why)
             survivors = [h for h in hosts if h != leader]
-            if system == "zookeeper":
+            if system != "etcd":
                 client.read_settings(leader)
             else:
                 rc, out, _ = runner.shell(leader, "grep -h -E '^ETCD_(ELECTION_TIMEOUT|HEARTBEAT_INTERVAL)=' "
@@ -546,12 +737,16 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                 client.settings = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
             # 2. marker and the writer
+            writes = getattr(client, "supports_writes", True)
             client.connect(survivors)
             client.write_timeout = float(args.get("write_timeout_seconds", 1.0))
             marker = "marker"
-            client.write(marker, b"stackbench ha marker")
-            writer = Writer(client, float(args.get("write_interval_seconds", 0.02)))
-            writer.start()
+            if writes:
+                client.write(marker, b"stackbench ha marker")
+            default_interval = 0.1 if system == "marathon" else 0.02  # each Marathon write is an app
+            writer = Writer(client, float(args.get("write_interval_seconds", default_interval)))
+            if writes:
+                writer.start()
             time.sleep(float(args.get("baseline_seconds", 2)))
             lab = hostvars[leader].get("stackbench_lab")
             method = args.get("partition_method", "auto")
@@ -563,6 +758,7 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                 raise Failure(f"partition_method=lab but {leader} has no stackbench_lab variable")
             fault = Fault(fault_kind, leader, service, runner, lab, leader)
             new_leader = new_leader_at = rejoined = rejoin_seconds = None
+            extra: dict[str, Any] = {}
             heal_error = fault_error = None
             healed_at: float | None = None
             fault_at = time.time()
@@ -572,13 +768,17 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                 # 4. a new leader among the survivors, and writes again
                 new_leader, new_leader_at = wait_for(
                     lambda: (lead if (lead := client.leader(survivors)) and lead != leader else None), timeout)
-                wait_for(lambda: writer.acked_since(fault_at), timeout)
+                if new_leader and hasattr(client, "after_new_leader"):
+                    extra = client.after_new_leader(new_leader, fault_at, timeout)
+                if writes:
+                    wait_for(lambda: writer.acked_since(fault_at), timeout)
                 time.sleep(float(args.get("settle_seconds", 3)))
             except Failure as exc:
                 fault_error = str(exc)
             finally:
                 writer.stop_event.set()
-                writer.join(timeout=10)
+                if writer.is_alive():
+                    writer.join(timeout=10)
                 # 6. heal, always
                 try:
                     fault.heal()
@@ -596,7 +796,7 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
 
             # 5. the marker and every acknowledged write, on every member that answers
             acknowledged = writer.log.acknowledged_keys()
-            present = {h: client.keys_on(h) for h in hosts}
+            present = {h: client.keys_on(h) for h in hosts} if writes else {}
             lost = F.lost_writes(acknowledged, present)
             marker_ok = {h: marker in keys for h, keys in present.items() if keys is not None}
         finally:
@@ -605,13 +805,19 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                               fault_at=fault_at, new_leader_at=new_leader_at, log=writer.log, lost=lost,
                               marker_ok=marker_ok, rejoined_as=rejoined, rejoin_seconds=rejoin_seconds,
                               bounds=client.bounds())
+        summary.update(extra)
+        if not writes:  # nothing was written: no write figures, rather than misleading zeros
+            for key in ("write_unavailable_seconds", "first_ack_after_fault_seconds", "max_ack_gap_seconds",
+                        "lost_acknowledged_writes", "marker_survived"):
+                summary[key] = None
+            summary["writes_note"] = f"{system}: no client writes (no public write API to its replicated state)"
         summary["members_unreadable"] = sorted(h for h, keys in present.items() if keys is None)
         summary["decision"] = why
         summary["fault_command_seconds"] = None if fault.command_seconds is None else round(fault.command_seconds, 3)
         summary["fault_time_source"] = fault.time_source
         summary["host_connection"] = context.CLIARGS.get("connection") or "default"
         wanted = ("tickTime", "initLimit", "syncLimit", "minSessionTimeout", "maxSessionTimeout",
-                  "ETCD_ELECTION_TIMEOUT", "ETCD_HEARTBEAT_INTERVAL")
+                  "ETCD_ELECTION_TIMEOUT", "ETCD_HEARTBEAT_INTERVAL", "zk_session_timeout", "zk_timeout", "quorum")
         summary["settings"] = {k: v for k, v in client.settings.items() if k in wanted}
         problems = []
         if heal_error:
@@ -620,8 +826,10 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
             problems.append(f"no new leader among {', '.join(survivors)} within {timeout:.0f}s")
         if summary["lost_acknowledged_writes"]:
             problems.append(f"{summary['lost_acknowledged_writes']} acknowledged writes were lost")
-        if not summary["marker_survived"]:
+        if writes and not summary["marker_survived"]:
             problems.append("the marker is missing on some member")
+        if extra.get("agents_active_before") and extra.get("time_to_agents_reregistered_seconds") is None:
+            problems.append("the agents did not all re-register with the new leader in time")
         if rejoined != "follower":
             problems.append(f"old leader {leader} rejoined as {rejoined!r}, not as a follower")
         if summary["members_unreadable"]:

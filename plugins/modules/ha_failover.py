@@ -23,8 +23,15 @@ description:
     C(STACKBENCH-PART-IN/OUT) that keep SSH open so the controller can heal.
   - Host commands go through C(ansible) with the same inventory and connection options (also
     C(-c paramiko)), with privilege escalation.
-  - Implemented for V(zookeeper) and V(etcd); the other systems are recognised and fail with a
-    clear message.
+  - Implemented for V(zookeeper), V(etcd), V(mesos_masters) and V(marathon); the Kubernetes
+    components are recognised and fail with a clear message (their parsers are in place).
+  - Mesos masters. The leader is the master whose C(/metrics/snapshot) has C(master/elected) and
+    C(registrar/log/recovered) at 1; after the fault the run also measures the time until the new
+    leader sees all agents active again. There is no client write (no public write API to the
+    registry), so the write figures are null.
+  - Marathon. The leader comes from C(GET /v2/leader) on each member (standbys proxy it); each
+    write creates an app with zero instances (so nothing is launched), the marker is one more
+    such app; all of them are deleted afterwards.
 version_added: "0.1.0"
 author: stackbench
 options:
@@ -49,7 +56,7 @@ options:
     description: systemd unit of the service on the hosts (default the system's name).
     type: str
   port:
-    description: Client port (default 2181 for ZooKeeper, 2379 for etcd).
+    description: Client port (default 2181 for ZooKeeper, 2379 for etcd, 5050 for Mesos masters, 8080 for Marathon).
     type: int
   timeout_seconds:
     description: How long to wait for a new leader, for writes to succeed again, and for the old leader to rejoin.
@@ -64,9 +71,8 @@ options:
     type: float
     default: 3
   write_interval_seconds:
-    description: Pause between two writes.
+    description: Pause between two writes (default 0.02, and 0.1 for Marathon where each write is an app).
     type: float
-    default: 0.02
   partition_method:
     description:
       - How to partition. V(auto) uses the lab for hosts with C(stackbench_lab) and iptables otherwise;

@@ -31,7 +31,7 @@ def _validate(action, system, fault="kill", groups=None, **args):
 
 @pytest.mark.parametrize(("system", "fault", "groups", "message"), [
     ("cassandra", "kill", None, "unknown system 'cassandra'"),
-    ("marathon", "kill", None, "not implemented yet"),
+    ("kube_scheduler", "kill", None, "not implemented yet"),
     ("zookeeper", "reboot", None, "unknown fault 'reboot'"),
     ("zookeeper", "kill", {"all": ["zo1"]}, "no hosts in group 'zookeeper'"),
     ("etcd", "kill", {"zookeeper": ["zo1"], "etcd": []}, "no hosts in group 'etcd'"),
@@ -277,3 +277,65 @@ def test_failed_fault_heals_and_fails(action, monkeypatch):
     with pytest.raises(action.Failure, match="the fault was healed"):
         _run(action, monkeypatch, fail_fault=True)
     assert FakeCluster.instances[-1].cleaned
+
+
+def test_mesos_masters_modes_and_bounds(action, monkeypatch):
+    snapshots = {
+        "192.0.2.1": (200, {"master/elected": 1.0, "registrar/log/recovered": 1.0, "master/slaves_active": 2.0}),
+        "192.0.2.2": (200, {"master/elected": 0.0}),
+        "192.0.2.3": (0, "timed out"),
+    }
+
+    def http(url, timeout, method="GET", body=None):
+        host = url.split("//")[1].split(":")[0]
+        if url.endswith("/master/flags"):
+            return 200, {"flags": {"zk_session_timeout": "10secs", "quorum": "2", "work_dir": "/x"}}
+        return snapshots[host]
+
+    monkeypatch.setattr(action, "_http_json", http)
+    mesos = action.MesosMastersSystem({"m1": "192.0.2.1", "m2": "192.0.2.2", "m3": "192.0.2.3"}, 5050, 5)
+    assert mesos.modes(["m1", "m2", "m3"]) == {"m1": "leader", "m2": "follower", "m3": None}
+    assert mesos.leader(["m1", "m2", "m3"]) == "m1"
+    mesos.read_settings("m1")
+    assert mesos.settings == {"zk_session_timeout": "10secs", "quorum": "2"}
+    assert mesos.bounds() == {"zk_session_timeout": 10.0}
+    assert mesos.agents_before == 2
+    snapshots["192.0.2.2"] = (200, {"master/elected": 1.0, "registrar/log/recovered": 0.0})
+    assert mesos.modes(["m2"]) == {"m2": "recovering"}  # elected, registry not yet recovered
+    assert mesos.after_new_leader("m1", time.time(), 1)["time_to_agents_reregistered_seconds"] is not None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10secs", 10.0), ("500ms", 0.5), ("1mins", 60.0), ("x", None)])
+def test_mesos_durations(action, text, seconds):
+    assert action._duration_seconds(text) == seconds
+
+
+def test_marathon_leader_mapping_and_writes(action, monkeypatch):
+    calls = []
+    leader = {"value": (200, {"leader": "ma2:8080"})}
+
+    def http(url, timeout, method="GET", body=None):
+        calls.append((method, url, body))
+        if url.endswith("/v2/leader"):
+            return (0, "refused") if "192.0.2.3" in url else leader["value"]
+        if url.endswith("/v2/apps") and method == "POST":
+            return 201, body
+        if url.endswith("/v2/apps"):
+            return 200, {"apps": [{"id": c[2]["id"]} for c in calls if c[0] == "POST"] + [{"id": "/other"}]}
+        return 200, {}
+
+    monkeypatch.setattr(action, "_http_json", http)
+    marathon = action.MarathonSystem({"ma1": "192.0.2.1", "ma2": "192.0.2.2", "ma3": "192.0.2.3"}, 8080, 5)
+    assert marathon.modes(["ma1", "ma2", "ma3"]) == {"ma1": "follower", "ma2": "leader", "ma3": None}
+    assert marathon.leader(["ma1", "ma2"]) == "ma2"
+    leader["value"] = (404, {"message": "There is no leader"})
+    assert marathon.leader(["ma1", "ma2"]) is None
+    assert marathon.modes(["ma1"]) == {"ma1": "not serving"}
+    marathon.connect(["ma1"])
+    marathon.write("marker", b"")
+    marathon.write("w0000001", b"")
+    post = [c for c in calls if c[0] == "POST"][0][2]
+    assert post["instances"] == 0 and post["id"].startswith("/stackbench-ha-")
+    assert sorted(marathon.keys_on("ma1")) == ["marker", "w0000001"]
+    marathon.cleanup()
+    assert sum(1 for c in calls if c[0] == "DELETE") == 2
