@@ -436,11 +436,11 @@ def _http_json(url: str, timeout: float, method: str = "GET", body: Any = None) 
 
 
 def _duration_seconds(text: str) -> float | None:
-    """Mesos durations: `10secs`, `1mins`, `500ms`."""
-    match = __import__("re").match(r"^([0-9.]+)\s*(ns|us|ms|secs|mins|hrs|days)$", text.strip())
+    """Mesos durations: `10secs`, `1mins`, `500ms` (a bare number is seconds)."""
+    match = __import__("re").match(r"^([0-9.]+)\s*(ns|us|ms|secs|mins|hrs|days)?$", text.strip())
     if not match:
         return None
-    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1, "mins": 60, "hrs": 3600, "days": 86400}
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1, "mins": 60, "hrs": 3600, "days": 86400, None: 1}
     return float(match.group(1)) * scale[match.group(2)]
 
 
@@ -489,9 +489,12 @@ class MesosMastersSystem:
         timeout = _duration_seconds(self.settings.get("zk_session_timeout", ""))
         return {"zk_session_timeout": timeout} if timeout else {}
 
-    def after_new_leader(self, leader: str, fault_at: float, timeout: float) -> dict[str, Any]:
-        """Time until the new leader sees as many active agents as the old one did."""
-        wanted = self.agents_before or 0
+    def after_new_leader(self, leader: str, fault_at: float, timeout: float, lost_agents: int = 0) -> dict[str, Any]:
+        """Time until the new leader sees as many active agents as the old one did.
+
+        `lost_agents`: agents the fault itself cut off (an agent on a partitioned leader's host).
+        """
+        wanted = max((self.agents_before or 0) - lost_agents, 0)
         _, seen = wait_for(lambda: int((self._metrics(leader) or {}).get("master/slaves_active", -1)) >= wanted,
                            timeout, interval=0.25)
         return {"agents_active_before": wanted,
@@ -673,7 +676,7 @@ class ActionModule(ActionBase):
         hostvars = task_vars["hostvars"]
         members = {h: str(self._address(hostvars[h], system, h)) for h in hosts}
         runner = HostRunner(list(task_vars.get("ansible_inventory_sources") or []))
-        return run_failover(system, fault_kind, members, hostvars, runner, args)
+        return run_failover(system, fault_kind, members, hostvars, runner, args, dict(groups))
 
     @staticmethod
     def _address(hv: Any, system: str, host: str) -> str:
@@ -694,7 +697,7 @@ def _fetch_etcd_certs(runner: HostRunner, host: str, pki_dir: str, target: Path)
 
 
 def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars: Any, runner: HostRunner,
-                 args: dict[str, Any]) -> dict[str, Any]:
+                 args: dict[str, Any], groups: dict[str, list[str]] | None = None) -> dict[str, Any]:
     timeout = float(args.get("timeout_seconds", 90))
     hosts = list(members)
     service = args.get("service") or DEFAULT_SERVICES[system]
@@ -769,7 +772,8 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                 new_leader, new_leader_at = wait_for(
                     lambda: (lead if (lead := client.leader(survivors)) and lead != leader else None), timeout)
                 if new_leader and hasattr(client, "after_new_leader"):
-                    extra = client.after_new_leader(new_leader, fault_at, timeout)
+                    cut_off = int(fault_kind == "partition" and leader in set((groups or {}).get("mesos_agents", [])))
+                    extra = client.after_new_leader(new_leader, fault_at, timeout, cut_off)
                 if writes:
                     wait_for(lambda: writer.acked_since(fault_at), timeout)
                 time.sleep(float(args.get("settle_seconds", 3)))

@@ -305,7 +305,8 @@ def test_mesos_masters_modes_and_bounds(action, monkeypatch):
     assert mesos.after_new_leader("m1", time.time(), 1)["time_to_agents_reregistered_seconds"] is not None
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("10secs", 10.0), ("500ms", 0.5), ("1mins", 60.0), ("x", None)])
+@pytest.mark.parametrize(("text", "seconds"), [("10secs", 10.0), ("500ms", 0.5), ("1mins", 60.0), ("10.0", 10.0),
+                                              ("x", None)])
 def test_mesos_durations(action, text, seconds):
     assert action._duration_seconds(text) == seconds
 
