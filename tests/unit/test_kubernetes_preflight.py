@@ -1,0 +1,101 @@
+"""Bad input to playbooks/kubernetes.yml stops it in its first (read-only) play.
+
+The hosts are local connections: the checks read facts, variables and (for the version
+check) a local HTTP server holding no artifacts; the tests assert that nothing changed and
+that the etcd play never started.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYOUT = {
+    "etcd": ["c1", "c2", "c3"],
+    "kube_control_plane": ["c1", "c2", "c3"],
+    "kube_nodes": ["c1", "c2", "c3", "w1"],
+}
+
+
+@pytest.fixture(scope="module")
+def empty_mirror(tmp_path_factory):
+    """An HTTP server on the loopback with no artifacts (every HEAD answers 404)."""
+    root = tmp_path_factory.mktemp("mirror")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def run(tmp_path: Path, groups: dict[str, list[str]], extra: dict[str, str], ungrouped: tuple[str, ...] = ()):
+    hosts = {h for members in groups.values() for h in members} | set(ungrouped)
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {
+        "all": {
+            "hosts": {h: dict(local) for h in sorted(hosts)},
+            "children": {g: {"hosts": {h: {} for h in members}} for g, members in groups.items()},
+        }
+    }
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": "default",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_GATHER_SUBSET": "!all,network",
+    }
+    args = ["ansible-playbook", "-i", str(path), str(ROOT / "playbooks/kubernetes.yml")]
+    for key, value in extra.items():
+        args += ["-e", f"{key}={value}"]
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def assert_stopped_early(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode != 0, result.stdout
+    assert message in result.stdout, result.stdout
+    assert "changed=0" in result.stdout and "changed=1" not in result.stdout
+    assert "PLAY [Stand up the etcd cluster]" not in result.stdout
+
+
+# CIDRs that cannot meet the machine's own networks, so each test trips only its own check.
+SAFE = {"kubernetes_pod_cidr": "198.18.0.0/16", "kubernetes_service_cidr": "198.19.0.0/16"}
+
+
+def test_even_etcd_count(tmp_path, empty_mirror):
+    groups = {**LAYOUT, "etcd": ["c1", "c2"]}
+    extra = {**SAFE, "kubernetes_download_base_url": empty_mirror}
+    assert_stopped_early(run(tmp_path, groups, extra), "an odd number in etcd (2;")
+
+
+def test_pod_cidr_overlapping_the_service_cidr(tmp_path, empty_mirror):
+    extra = {**SAFE, "kubernetes_service_cidr": "198.18.128.0/20", "kubernetes_download_base_url": empty_mirror}
+    assert_stopped_early(run(tmp_path, LAYOUT, extra), "must not overlap each other nor the hosts' networks")
+
+
+def test_pod_cidr_overlapping_the_host_network(tmp_path, empty_mirror):
+    extra = {**SAFE, "kubernetes_pod_cidr": "0.0.0.0/1", "kubernetes_download_base_url": empty_mirror}
+    extra["kubernetes_service_cidr"] = "128.0.0.0/1"  # together they hold every address
+    assert_stopped_early(run(tmp_path, LAYOUT, extra), "must not overlap each other nor the hosts' networks")
+
+
+def test_host_in_no_group(tmp_path, empty_mirror):
+    extra = {**SAFE, "kubernetes_download_base_url": empty_mirror}
+    assert_stopped_early(run(tmp_path, LAYOUT, extra, ungrouped=("stray",)), "are in none of")
+
+
+def test_version_without_artifacts(tmp_path, empty_mirror):
+    extra = {**SAFE, "kubernetes_download_base_url": empty_mirror, "kubernetes_version": "1.99.0"}
+    result = run(tmp_path, LAYOUT, extra)
+    assert_stopped_early(result, "no artifacts for v1.99.0")
