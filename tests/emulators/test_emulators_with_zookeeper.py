@@ -218,6 +218,19 @@ def test_marathon_latch_apps_and_abdication(zookeeper, daemons, tmp_path):
 
     # Abdication: the leader exits (105) and the standby takes over with the apps from ZooKeeper.
     assert http("DELETE", f"http://127.0.0.1:{standby}/v2/leader")[1] == {"message": "Leadership abdicated"}
+    # Writes sent to the standby throughout the failover: every acknowledged one must survive.
+    acknowledged = []
+    deadline = time.monotonic() + 4
+    index = 0
+    while time.monotonic() < deadline:
+        index += 1
+        body = {"id": f"/w{index}", "cmd": "true", "cpus": 0.01, "mem": 1, "instances": 0}
+        try:
+            if http("POST", f"http://127.0.0.1:{standby}/v2/apps", body)[0] == 201:
+                acknowledged.append(f"/w{index}")
+        except OSError:
+            pass
+        time.sleep(0.05)
     assert marathons[m_port].wait(15) == 105
     wait_for(
         lambda: get_json(f"http://127.0.0.1:{standby}/v2/leader")["leader"] == f"127.0.0.1:{standby}",
@@ -226,6 +239,8 @@ def test_marathon_latch_apps_and_abdication(zookeeper, daemons, tmp_path):
     wait_for(
         lambda: get_json(f"http://127.0.0.1:{standby}/v2/apps/sleepy")["app"]["tasksRunning"] == 2, what="apps kept"
     )
+    listed = {a["id"] for a in get_json(f"http://127.0.0.1:{standby}/v2/apps")["apps"]}
+    assert acknowledged and set(acknowledged) <= listed
     assert http("DELETE", f"http://127.0.0.1:{standby}/v2/apps/sleepy")[0] == 200
     wait_for(
         lambda: get_json(f"http://127.0.0.1:{leader}/metrics/snapshot")["master/tasks_running"] == 0,

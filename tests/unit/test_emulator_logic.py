@@ -39,9 +39,7 @@ def test_mesos_boolean_forms_and_file_values(tmp_path):
 
 
 def test_mesos_durations():
-    flags = load_mesos_flags(
-        master.FLAGS, ["--zk_session_timeout=15secs", "--registry_fetch_timeout=2mins"], {}
-    )
+    flags = load_mesos_flags(master.FLAGS, ["--zk_session_timeout=15secs", "--registry_fetch_timeout=2mins"], {})
     assert flags["zk_session_timeout"] == 15.0
     assert flags["registry_fetch_timeout"] == 120.0
 
@@ -129,9 +127,7 @@ def test_explicit_resources_disable_detection_per_name():
 
 def test_resource_text_and_json_forms():
     assert resources.parse_resources("cpus(web):2;ports:[1-10]") == {"cpus": 2.0, "ports": "[1-10]"}
-    assert resources.parse_resources('[{"name":"mem","type":"SCALAR","scalar":{"value":64}}]') == {
-        "mem": 64.0
-    }
+    assert resources.parse_resources('[{"name":"mem","type":"SCALAR","scalar":{"value":64}}]') == {"mem": 64.0}
     with pytest.raises(resources.ResourceError):
         resources.parse_resources("cpus:lots")
 
@@ -222,3 +218,50 @@ def test_placement_respects_free_resources_and_spreads():
     request = {"cpus": 0.5, "mem": 64.0}
     assert marathon.choose_agent(agents, request, {"b": 1})["id"] == "c"
     assert marathon.choose_agent(agents, {"cpus": 4.0}, {}) is None
+
+
+class _BlockingZk:
+    """Just enough of a KazooClient for a Marathon leader taking over: state loading blocks until released."""
+
+    def __init__(self, participant: str, app: dict) -> None:
+        import threading
+
+        self.release = threading.Event()
+        self.participant = participant
+        self.app = app
+
+    def get(self, path):
+        import json
+
+        if path.endswith("/apps/web"):
+            return json.dumps(self.app).encode(), None
+        return self.participant.encode(), None
+
+    def exists(self, path):
+        return None
+
+    def get_children(self, path):
+        self.release.wait(10)
+        return ["web"]
+
+
+def test_a_new_marathon_leader_serves_only_after_loading_its_state(monkeypatch):
+    import time
+
+    flags = load_marathon_flags(
+        marathon.FLAGS, ["--master", "zk://z:2181/mesos", "--zk", "zk://z:2181/marathon", "--hostname", "h"], {}
+    )
+    instance = marathon.Marathon(flags)
+    monkeypatch.setattr(instance, "_reconcile", lambda: None)
+    instance.zk = _BlockingZk(instance.participant, {"id": "/web", "instances": 1})
+    instance.my_node = "_c_x-latch-0000000001"
+    instance._children([instance.my_node])
+    time.sleep(0.2)
+    assert instance.leader_id == "h:8080"
+    assert not instance.elected()  # still loading: no request may be served from a stale view
+    instance.zk.release.set()
+    deadline = time.monotonic() + 5
+    while not instance.elected() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert instance.elected()
+    assert set(instance.apps) == {"/web"}

@@ -158,6 +158,7 @@ class Marathon:
         self.start_time = now()
         self.leader_id: str | None = None
         self.leader_since: float | None = None
+        self.leading = False
         self.my_node: str | None = None
         self.framework_id: str | None = None
         self.apps: dict[str, dict] = {}
@@ -189,12 +190,13 @@ class Marathon:
             except Exception:  # noqa: BLE001
                 leader = None
         with self.lock:
-            if self.elected() and child != self.my_node:
+            if (self.elected() or self.leading) and child != self.my_node:
                 die("Lost leadership", EXIT_LEADERSHIP_LOST)
             self.leader_id = leader
-            if child is not None and child == self.my_node and self.leader_since is None:
-                log.info("Elected as leader (%s)", self.participant)
-                self.leader_since = now()
+            if child is not None and child == self.my_node and not self.leading:
+                # Like Marathon, become the serving leader only once the state is loaded, so
+                # that no request is answered (or write acknowledged) from a stale view.
+                self.leading = True
                 threading.Thread(target=self._lead, name="leader", daemon=True).start()
 
     def start_zk(self) -> None:
@@ -281,6 +283,9 @@ class Marathon:
 
     def _lead(self) -> None:
         self._load_state()
+        with self.lock:
+            self.leader_since = now()
+        log.info("Elected as leader (%s)", self.participant)
         while True:
             try:
                 self._reconcile()
@@ -428,6 +433,9 @@ class Marathon:
         }
 
     def handle(self, req: web.Request) -> web.Response:
+        deadline = time.monotonic() + 10
+        while self.leading and not self.elected() and time.monotonic() < deadline:
+            time.sleep(0.05)  # a new leader still loading its state
         if not self.elected():
             return self._proxy(req)
         response = self._leader_handle(req)
