@@ -167,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hint:
             print(f"  hint: {exc.hint}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        if exc.__class__.__module__.startswith("docker"):
+            print(f"stackbench: error: Docker said: {exc}", file=sys.stderr)
+            print("  hint: check `docker info`; scripts/setup.sh starts the daemon", file=sys.stderr)
+            return EXIT_FAILED
+        raise
     except KeyboardInterrupt:
         print("stackbench: interrupted", file=sys.stderr)
         return 130

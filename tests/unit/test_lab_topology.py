@@ -80,3 +80,22 @@ def test_requested_subnet_that_clashes_is_refused_with_the_clash_named():
 def test_requested_subnet_must_be_a_network_address():
     with pytest.raises(StackbenchError, match="not a network address"):
         pick_subnet([], "10.1.2.3/24")
+
+
+def test_inotify_instances_counts_inotify_fds_against_the_limit(tmp_path):
+    from stackbench.lab.lab import inotify_instances
+
+    (tmp_path / "sys/fs/inotify").mkdir(parents=True)
+    (tmp_path / "sys/fs/inotify/max_user_instances").write_text("128\n")
+    for pid, targets in {"1": ["anon_inode:inotify", "anon_inode:inotify", "/dev/null"], "42": ["socket:[1]"]}.items():
+        fd_dir = tmp_path / pid / "fd"
+        fd_dir.mkdir(parents=True)
+        for number, target in enumerate(targets):
+            (fd_dir / str(number)).symlink_to(target)
+    assert inotify_instances(tmp_path) == (2, 128)
+
+
+def test_inotify_instances_without_proc_reports_nothing(tmp_path):
+    from stackbench.lab.lab import inotify_instances
+
+    assert inotify_instances(tmp_path) == (0, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
+import os
 import socket
 import subprocess
 import tarfile
@@ -92,6 +93,21 @@ def docker_client() -> docker.DockerClient:
     except docker.errors.DockerException as exc:
         raise StackbenchError(f"Docker is not reachable: {exc}", "run scripts/setup.sh (it starts dockerd)") from exc
     return client
+
+
+def inotify_instances(proc: Path = Path("/proc")) -> tuple[int, int]:
+    """(instances open on this machine, the per-user limit); systemd hosts each hold several."""
+    try:
+        limit = int((proc / "sys/fs/inotify/max_user_instances").read_text())
+    except (OSError, ValueError):
+        return 0, 0
+    used = 0
+    for fd_dir in proc.glob("[0-9]*/fd"):
+        try:
+            used += sum(1 for fd in fd_dir.iterdir() if os.readlink(fd) == "anon_inode:inotify")
+        except OSError:
+            continue
+    return used, limit
 
 
 def subnet_overlaps(candidate: ipaddress.IPv4Network, taken: list[ipaddress.IPv4Network]) -> bool:
@@ -241,6 +257,7 @@ class Lab:
 
     def _wait_and_authorize(self, host: str, address: str, timeout: float = 90) -> None:
         container = self.client.containers.get(self.container_name(host))
+        self._check_booted(container)
         public_key = self.key_path.with_suffix(".pub").read_text().strip()
         script = (
             f"install -d -m 0700 -o {LAB_USER} -g {LAB_USER} /home/{LAB_USER}/.ssh && "
@@ -258,6 +275,26 @@ class Lab:
             time.sleep(0.5)
         raise StackbenchError(f"host {host} ({address}) did not answer SSH within {timeout:.0f} s",
                               f"look inside: docker exec -it {self.container_name(host)} journalctl -b")
+
+    def _check_booted(self, container: Any, timeout: float = 10) -> None:
+        """Fail with systemd's own last words when a host's init exits at boot."""
+        deadline = time.monotonic() + timeout
+        while True:
+            container.reload()
+            if container.status == "running" and container.exec_run(["true"]).exit_code == 0:
+                return
+            if container.status in ("exited", "dead") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        last_words = container.logs(tail=5).decode(errors="replace").strip().splitlines()
+        reason = last_words[-1].strip() if last_words else f"its init exited ({container.status})"
+        hint = f"docker logs {container.name}"
+        used, limit = inotify_instances()
+        if limit and used >= limit - 8:
+            hint = (f"{used} of the machine's {limit} inotify instances (fs.inotify.max_user_instances) are in "
+                    "use, and systemd needs some to boot: remove labs you no longer need "
+                    "(stackbench lab down --lab NAME)")
+        raise StackbenchError(f"host {container.name} stopped while booting: {reason}", hint)
 
     def _ssh_ok(self, address: str) -> bool:
         try:
