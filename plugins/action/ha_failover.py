@@ -644,7 +644,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("system", "fault", "group", "force", "service", "port", "timeout_seconds",
                              "baseline_seconds", "settle_seconds", "write_interval_seconds", "write_timeout_seconds",
-                             "partition_method",
+                             "partition_method", "leader_wait_seconds",
                              "etcd_ca_cert", "etcd_client_cert", "etcd_client_key", "etcd_pki_dir"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -725,6 +725,10 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                 raise Failure(f"no {system} member answered ({', '.join(f'{h}={members[h]}' for h in hosts)}): "
                               "unreachable endpoints or the service is down")
             leader = client.leader(hosts)
+            wait = float(args.get("leader_wait_seconds", 0))
+            if leader is None and wait > 0:  # e.g. still recovering from an earlier fault
+                leader, _ = wait_for(lambda: client.leader(hosts), wait, interval=0.5)
+                modes = client.modes(hosts)
             if leader is None:
                 raise Failure(f"{system}: no single leader to begin with (modes: {modes})")
             healthy = sum(1 for m in modes.values() if m in ("leader", "follower"))
@@ -793,9 +797,16 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                 raise Failure(fault_error + (f"; healing failed too: {heal_error}" if heal_error
                                              else "; the fault was healed"))
             if healed_at is not None:
-                rejoined, seen_at = wait_for(
-                    lambda: (m if (m := client.modes([leader])[leader]) in ("follower", "leader") else None), timeout,
-                    interval=0.25)
+                # Wait for "follower": a partitioned old leader may still claim leadership for a
+                # while after the heal (a stale leader), which is worth reporting, not accepting.
+                last_mode: list[str | None] = [None]
+
+                def rejoined_as_follower() -> bool:
+                    last_mode[0] = client.modes([leader])[leader]
+                    return last_mode[0] == "follower"
+
+                ok_rejoin, seen_at = wait_for(rejoined_as_follower, timeout, interval=0.25)
+                rejoined = "follower" if ok_rejoin else last_mode[0]
                 rejoin_seconds = None if seen_at is None else seen_at - healed_at
 
             # 5. the marker and every acknowledged write, on every member that answers

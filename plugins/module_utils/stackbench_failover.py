@@ -385,9 +385,13 @@ def results_table(results: Iterable[Mapping[str, Any]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
-    bounds = next((r["bounds_seconds"] for r in runs if r.get("bounds_seconds")), None)
-    if bounds:
-        text.append("bounds from settings (s): " + ", ".join(f"{k}={v:g}" for k, v in bounds.items()))
+    seen: set[str] = set()
+    for r in runs:
+        bounds = r.get("bounds_seconds")
+        if bounds and r.get("system") not in seen:
+            seen.add(r.get("system"))
+            text.append(f"{r.get('system')} bounds from settings (s): "
+                        + ", ".join(f"{k}={v:g}" for k, v in bounds.items()))
     return "\n".join(text + notes)
 
 

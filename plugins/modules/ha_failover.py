@@ -73,6 +73,12 @@ options:
   write_interval_seconds:
     description: Pause between two writes (default 0.02, and 0.1 for Marathon where each write is an app).
     type: float
+  leader_wait_seconds:
+    description:
+      - How long to wait for a single leader before giving up with "no single leader to begin with"
+        (useful when an earlier fault, for example on the ZooKeeper a system depends on, is still settling).
+    type: float
+    default: 0
   partition_method:
     description:
       - How to partition. V(auto) uses the lab for hosts with C(stackbench_lab) and iptables otherwise;

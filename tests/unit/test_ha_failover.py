@@ -276,7 +276,7 @@ def test_summarize_and_table():
     assert table[0].startswith("system") and set(table[1]) <= {"-", " "}
     assert "zo2 -> zo3" in table[2] and "0.40" in table[2] and "follower (1.24)" in table[2]
     assert table[3].split()[:2] == ["etcd", "stop"]
-    assert any(line.startswith("bounds from settings") for line in table)
+    assert any(line.startswith("zookeeper bounds from settings") for line in table)
     assert any("FAILED: no single leader" in line for line in table)
     assert any("acknowledged writes were lost" in line for line in table)
 
