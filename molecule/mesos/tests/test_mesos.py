@@ -35,8 +35,9 @@ def get(url, timeout=5):
 
 
 def send(method, url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.loads(response.read())
 
@@ -183,8 +184,13 @@ def test_killing_the_leading_master_elects_a_new_one():
     print(f"mesos master failover (emulators, real ZooKeeper): {seconds:.1f} s")
     results = Path(os.environ.get("STACKBENCH_RESULTS", Path(__file__).resolve().parents[3] / "results"))
     results.mkdir(parents=True, exist_ok=True)
-    record = {"killed": leader, "new_leader": new[0], "seconds": round(seconds, 2), "emulators": True,
-              "note": "Mesos masters are the stackbench emulators; ZooKeeper is real (session timeout 10 s)"}
+    record = {
+        "killed": leader,
+        "new_leader": new[0],
+        "seconds": round(seconds, 2),
+        "emulators": True,
+        "note": "Mesos masters are the stackbench emulators; ZooKeeper is real (session timeout 10 s)",
+    }
     (results / "molecule-mesos-master-failover.json").write_text(json.dumps(record) + "\n")
     # The killed master comes back (Restart=always) as a follower; the agents re-register.
     wait_for(lambda: len(elected()) == 1 and all(snapshots().values()), timeout=60)
