@@ -255,7 +255,7 @@ class Lab:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"stackbench-lab-{self.name}",
                             "-f", str(self.key_path)], check=True)
 
-    def _wait_and_authorize(self, host: str, address: str, timeout: float = 90) -> None:
+    def _wait_and_authorize(self, host: str, address: str, timeout: float = 180) -> None:
         container = self.client.containers.get(self.container_name(host))
         self._check_booted(container)
         public_key = self.key_path.with_suffix(".pub").read_text().strip()
@@ -331,8 +331,10 @@ class Lab:
                 **{k: v for k, v in SYSTEMD_HOST_OPTIONS.items() if k != "volumes"},
             )
         mirror.reload()
-        if self.network_name not in mirror.attrs["NetworkSettings"]["Networks"]:
-            self.client.api.connect_container_to_network(mirror.id, self.network_name, aliases=[MIRROR_NAME])
+        # Every lab network, not only ours: a recreated mirror must stay reachable from running labs.
+        wanted = {net.name for net in self.client.networks.list(filters={"label": LABEL})} | {self.network_name}
+        for network in sorted(wanted - set(mirror.attrs["NetworkSettings"]["Networks"])):
+            self.client.api.connect_container_to_network(mirror.id, network, aliases=[MIRROR_NAME])
         if mirror.status != "running":
             mirror.start()
         mirror.reload()
