@@ -56,11 +56,8 @@ def build(name: str, force: bool = False, log=print) -> list[Path]:  # noqa: ANN
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 CHECKSUM_SUFFIXES = (".sha256", ".sha512", ".asc", "SHA256SUMS")

@@ -83,11 +83,8 @@ def sha512_line(digest: str, file_name: str) -> str:
 
 
 def sha512_file(path: Path) -> str:
-    digest = hashlib.sha512()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha512").hexdigest()
 
 
 def assembly_pom(version: str = VERSION) -> str:
