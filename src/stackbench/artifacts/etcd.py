@@ -36,6 +36,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from stackbench.artifacts import goversions
+from stackbench.artifacts.goversions import parse_version
 from stackbench.errors import StackbenchError
 from stackbench.paths import REPO_ROOT, build_dir
 
@@ -50,34 +52,13 @@ MAIN_MODULES: dict[str, str] = {
 }
 VERSION_PACKAGE = "go.etcd.io/etcd/api/v3/version"
 ROLE_DEFAULTS = REPO_ROOT / "roles" / "etcd" / "defaults" / "main.yml"
-_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 Log = Callable[[str], None]
 
 
-def parse_version(text: str) -> tuple[int, int, int]:
-    """`v3.5.35` or `3.5.35` -> (3, 5, 35); pre-releases and junk are rejected."""
-    match = _SEMVER.match(text.strip())
-    if not match:
-        raise ValueError(f"not a release version: {text!r}")
-    major, minor, patch = (int(g) for g in match.groups())
-    return major, minor, patch
-
-
 def latest_patch(versions: Iterable[str], minor: str = "3.5") -> str:
-    """The newest release `minor`.N among `versions` (as printed by `go list -m -versions`)."""
-    want = tuple(int(p) for p in minor.split("."))
-    found = []
-    for item in versions:
-        try:
-            parsed = parse_version(item)
-        except ValueError:
-            continue
-        if parsed[:2] == want:
-            found.append(parsed)
-    if not found:
-        raise ValueError(f"no {minor}.x release among the versions given")
-    return ".".join(str(part) for part in max(found))
+    """The newest release `minor`.N among `versions` (as `go list -m -versions` prints them)."""
+    return goversions.latest_patch(versions, minor)
 
 
 def role_default_version(defaults_file: Path = ROLE_DEFAULTS) -> str:

@@ -46,6 +46,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from stackbench.artifacts import goversions
+from stackbench.artifacts.goversions import parse_version
 from stackbench.errors import StackbenchError
 from stackbench.paths import REPO_ROOT, build_dir
 
@@ -77,7 +79,6 @@ ROLE_DEFAULTS = REPO_ROOT / "roles" / "kubernetes" / "defaults" / "main.yml"
 VERSION_ENV = "STACKBENCH_KUBERNETES_VERSION"
 PARALLEL_ENV = "STACKBENCH_GO_BUILD_P"
 
-_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 _PLACEHOLDER = "v0.0.0"
 
 Log = Callable[[str], None]
@@ -86,30 +87,9 @@ Log = Callable[[str], None]
 # --- versions -----------------------------------------------------------------------------
 
 
-def parse_version(text: str) -> tuple[int, int, int]:
-    """`v1.35.4` or `1.35.4` -> (1, 35, 4); pre-releases and junk are rejected."""
-    match = _SEMVER.match(text.strip())
-    if not match:
-        raise ValueError(f"not a release version: {text!r}")
-    major, minor, patch = (int(g) for g in match.groups())
-    return major, minor, patch
-
-
 def latest_patch(versions: Iterable[str], minor: str = PINNED_MINOR) -> str:
     """The newest release `minor`.N among `versions` (as `go list -m -versions` prints them)."""
-    want = tuple(int(p) for p in minor.split("."))
-    found = []
-    for item in versions:
-        try:
-            parsed = parse_version(item)
-        except ValueError:
-            continue
-        if parsed[:2] == want:
-            found.append(parsed)
-    if not found:
-        raise ValueError(f"no {minor}.x release among the versions given")
-    major, minor_, patch = max(found)
-    return f"{major}.{minor_}.{patch}"
+    return goversions.latest_patch(versions, minor)
 
 
 def staging_version(version: str) -> str:
