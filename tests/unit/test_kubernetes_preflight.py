@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
+import local_playbook
 import pytest
-import yaml
+from local_playbook import run_local_playbook
 
-ROOT = Path(__file__).resolve().parents[2]
 LAYOUT = {
     "etcd": ["c1", "c2", "c3"],
     "kube_control_plane": ["c1", "c2", "c3"],
@@ -39,34 +37,12 @@ def empty_mirror(tmp_path_factory):
 
 
 def run(tmp_path: Path, groups: dict[str, list[str]], extra: dict[str, str], ungrouped: tuple[str, ...] = ()):
-    hosts = {h for members in groups.values() for h in members} | set(ungrouped)
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory = {
-        "all": {
-            "hosts": {h: dict(local) for h in sorted(hosts)},
-            "children": {g: {"hosts": {h: {} for h in members}} for g, members in groups.items()},
-        }
-    }
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "default",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_GATHER_SUBSET": "!all,network",
-    }
-    args = ["ansible-playbook", "-i", str(path), str(ROOT / "playbooks/kubernetes.yml")]
-    for key, value in extra.items():
-        args += ["-e", f"{key}={value}"]
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return run_local_playbook(tmp_path, "kubernetes.yml", groups, extra, ungrouped,
+                              env={"ANSIBLE_GATHER_SUBSET": "!all,network"})
 
 
 def assert_stopped_early(result: subprocess.CompletedProcess, message: str) -> None:
-    assert result.returncode != 0, result.stdout
-    assert message in result.stdout, result.stdout
-    assert "changed=0" in result.stdout and "changed=1" not in result.stdout
-    assert "PLAY [Stand up the etcd cluster]" not in result.stdout
+    local_playbook.assert_stopped_early(result, message, "Stand up the etcd cluster")
 
 
 # CIDRs that cannot meet the machine's own networks, so each test trips only its own check.

@@ -6,45 +6,22 @@ runs on a machine; the tests also assert that no task reported a change.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+import local_playbook
 import pytest
-import yaml
+from local_playbook import run_local_playbook
 
-ROOT = Path(__file__).resolve().parents[2]
 SOURCES = {"mesos_archive_base_url": "http://mirror/mesos", "marathon_archive_base_url": "http://mirror/marathon"}
 
 
 def run(tmp_path: Path, groups: dict[str, list[str]], extra: dict[str, str]) -> subprocess.CompletedProcess:
-    hosts = {h for members in groups.values() for h in members}
-    inventory = {
-        "all": {
-            "hosts": {h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable} for h in hosts},
-            "children": {g: {"hosts": {h: {} for h in members}} for g, members in groups.items()},
-        }
-    }
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "default",
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    args = ["ansible-playbook", "-i", str(path), str(ROOT / "playbooks/mesos.yml")]
-    for key, value in extra.items():
-        args += ["-e", f"{key}={value}"]
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return run_local_playbook(tmp_path, "mesos.yml", groups, extra, timeout=120)
 
 
 def assert_stopped_early(result: subprocess.CompletedProcess, message: str) -> None:
-    assert result.returncode != 0, result.stdout
-    assert message in result.stdout, result.stdout
-    assert "changed=0" in result.stdout and "changed=1" not in result.stdout
-    assert "PLAY [ZooKeeper ensemble]" not in result.stdout
+    local_playbook.assert_stopped_early(result, message, "ZooKeeper ensemble")
 
 
 LAYOUT = {
