@@ -68,7 +68,13 @@ def test_service_reaches_the_pods_from_a_node_without_them(host, workload):
     other = [name for name in NODES if name not in pod_nodes][0]
     cluster_ip = kubectl_json(host, "get service verify-workload")["spec"]["clusterIP"]
     client = get_host(other)
-    assert "stackbench workload" in http_get(client, f"http://{cluster_ip}/").stdout
+    # kube-proxy programs a new Service's endpoints asynchronously after the rollout: give it 30 s.
+    for _ in range(30):
+        first = http_get(client, f"http://{cluster_ip}/")
+        if first.rc == 0:
+            break
+        time.sleep(1)
+    assert "stackbench workload" in first.stdout
     seen = set()
     for _ in range(40):
         out = http_get(client, f"http://{cluster_ip}/cgi-bin/host")
