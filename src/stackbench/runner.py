@@ -93,7 +93,8 @@ def run_playbook(playbook: str, inventory: Path, extra_vars: dict[str, Any] | No
         "ANSIBLE_CALLBACKS_ENABLED": "stackbench_timings",
         "STACKBENCH_TIMINGS_FILE": str(timings),
         "ANSIBLE_FORCE_COLOR": "0",
-        "PATH": os.environ.get("PATH", ""),
+        # ansible-playbook lives next to this interpreter (the venv), also when the venv is not activated
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     started = time.monotonic()
     try:
