@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     down_p.add_argument("stack")
     down_p.add_argument("-i", "--inventory")
     down_p.set_defaults(func=cmd_down)
+    from stackbench.compare.report import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""`stackbench compare`: evaluate both stacks on one inventory and report them side by side."""
