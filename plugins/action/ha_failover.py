@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -56,9 +57,18 @@ DEFAULT_GROUPS = {
     "kube_apiserver": "kube_control_plane", "kube_controller_manager": "kube_control_plane",
     "kube_scheduler": "kube_control_plane",
 }
-IMPLEMENTED = ("zookeeper", "etcd", "mesos_masters", "marathon")
-DEFAULT_SERVICES = {"zookeeper": "zookeeper", "etcd": "etcd", "mesos_masters": "mesos-master", "marathon": "marathon"}
-DEFAULT_PORTS = {"zookeeper": 2181, "etcd": 2379, "mesos_masters": 5050, "marathon": 8080}
+IMPLEMENTED = ("zookeeper", "etcd", "mesos_masters", "marathon", "kube_apiserver", "kube_controller_manager",
+               "kube_scheduler")
+DEFAULT_SERVICES = {"zookeeper": "zookeeper", "etcd": "etcd", "mesos_masters": "mesos-master", "marathon": "marathon",
+                    "kube_apiserver": "kube-apiserver", "kube_controller_manager": "kube-controller-manager",
+                    "kube_scheduler": "kube-scheduler"}
+DEFAULT_PORTS = {"zookeeper": 2181, "etcd": 2379, "mesos_masters": 5050, "marathon": 8080,
+                 "kube_apiserver": 6443, "kube_controller_manager": 6443, "kube_scheduler": 6443}
+# Leader-elected Kubernetes components: the Lease in kube-system each of them holds.
+KUBE_LEASES = {"kube_controller_manager": "kube-controller-manager", "kube_scheduler": "kube-scheduler"}
+KUBE_NAMESPACE = "stackbench-ha"
+# roles/kubernetes writes it there (kubernetes_admin_kubeconfig), credentials embedded.
+DEFAULT_KUBECONFIG = Path(__file__).resolve().parents[2] / ".stackbench" / "stackbench-kubernetes-admin.kubeconfig"
 PARTITION_CHAIN = "STACKBENCH-PART"
 
 
@@ -410,7 +420,8 @@ class EtcdSystem:
                 continue
 
 
-def _http_json(url: str, timeout: float, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+def _http_json(url: str, timeout: float, method: str = "GET", body: Any = None,
+               context: ssl.SSLContext | None = None, content_type: str = "application/json") -> tuple[int, Any]:
     """(status, decoded JSON or text) without following redirects; (0, error) when nothing answered."""
 
     class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -418,9 +429,12 @@ def _http_json(url: str, timeout: float, method: str = "GET", body: Any = None) 
             return None
 
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type,
                                                                                "Accept": "application/json"})
-    opener = urllib.request.build_opener(_NoRedirect)
+    handlers: list[Any] = [_NoRedirect]
+    if context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(request, timeout=timeout) as response:
             raw = response.read()
@@ -598,6 +612,375 @@ class MarathonSystem:
                     break
 
 
+# ----- Kubernetes ------------------------------------------------------------------------------
+
+def ssh_tunnel_command(hv: Any, host: str, local_port: int, remote_port: int) -> list[str]:
+    """`ssh -N -L` from the controller to `127.0.0.1:remote_port` on `host`, with the inventory's SSH settings."""
+    cmd = ["ssh", "-N", "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-o", "ServerAliveInterval=5",
+           "-L", f"127.0.0.1:{local_port}:127.0.0.1:{remote_port}"]
+    if hv.get("ansible_port"):
+        cmd += ["-p", str(hv["ansible_port"])]
+    key = hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file")
+    if key:
+        cmd += ["-i", str(key)]
+    for extra in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
+        if hv.get(extra):
+            cmd += shlex.split(str(hv[extra]))
+    address = hv.get("ansible_host") or host
+    user = hv.get("ansible_user")
+    return cmd + [f"{user}@{address}" if user else str(address)]
+
+
+class SshTunnel:
+    """A local port forwarded over SSH to a port on a host's loopback (its local API endpoint)."""
+
+    def __init__(self, command: Callable[[int], list[str]]) -> None:
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def open(self, timeout: float = 30) -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(self.command(self.port), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                error = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
+                raise Failure(f"ssh tunnel exited (rc={self.process.returncode}): {error.strip()[-300:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5):
+                return self.port
+            time.sleep(0.2)
+        self.close()
+        raise Failure(f"ssh tunnel did not listen on 127.0.0.1:{self.port} within {timeout:.0f}s")
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+class KubeSystem:
+    """The Kubernetes API as the writer's target: a client writing keys into one ConfigMap.
+
+    The client writes through the HA endpoint a workload sees: by default the local load
+    balancer (127.0.0.1:6543) of a node that is not faulted, reached from the controller over an
+    SSH tunnel (`kube_client_via: tunnel`), one new TCP+TLS connection per write, so the load
+    balancer spreads the writes over the apiservers like fresh client connections. With
+    `kube_client_via: direct` the controller writes to the surviving apiservers itself and moves
+    to the next one after an error (a client with a list of endpoints). Each write is a JSON
+    merge patch adding one key to the run's ConfigMap in namespace stackbench-ha; acknowledged =
+    HTTP 200. Reads back are GETs (quorum reads from etcd) through each apiserver directly.
+    """
+
+    supports_writes = True
+    healthy_modes: tuple[str, ...] = ("leader", "follower")
+    rejoined_modes: tuple[str, ...] = ("follower",)
+
+    def __init__(self, name: str, members: dict[str, str], port: int, timeout: float, credentials: dict[str, Any],
+                 tmp: Path, hostvars: Any, groups: dict[str, list[str]], runner: HostRunner,
+                 args: dict[str, Any]) -> None:
+        self.name, self.members, self.port, self.timeout = name, members, port, timeout
+        self.context = ssl.create_default_context(cadata=credentials["ca"].decode() if credentials["ca"] else None)
+        cert, key = tmp / "kube-client.crt", tmp / "kube-client.key"
+        for path, data in ((cert, credentials["cert"]), (key, credentials["key"])):
+            path.write_bytes(data)
+            path.chmod(0o600)
+        self.context.load_cert_chain(str(cert), str(key))
+        self.hostvars, self.groups, self.runner = hostvars, groups, runner
+        self.via = args.get("kube_client_via", "tunnel")
+        if self.via not in ("tunnel", "direct"):
+            raise Failure(f"unknown kube_client_via {self.via!r}: use tunnel or direct")
+        self.endpoint_host: str | None = args.get("endpoint_host")
+        self.endpoint_port = int(args.get("endpoint_port", 6543))
+        self.run = uuid.uuid4().hex[:10]
+        self.configmap = f"/api/v1/namespaces/{KUBE_NAMESPACE}/configmaps/ha-{self.run}"
+        self.write_timeout = 1.0
+        self.settings: dict[str, Any] = {}
+        self.figures: dict[str, Any] = {}
+        self.tunnel: SshTunnel | None = None
+        self.endpoints: list[str] = []
+        self.current = 0
+        self.read_order = list(members)
+
+    # -- plumbing
+    def base(self, host: str) -> str:
+        return f"https://{self.members[host]}:{self.port}"
+
+    def api(self, base: str, path: str, method: str = "GET", body: Any = None, timeout: float = 2.0,
+            content_type: str = "application/json") -> tuple[int, Any]:
+        return _http_json(base + path, timeout, method, body, context=self.context, content_type=content_type)
+
+    def api_any(self, path: str, method: str = "GET", body: Any = None, timeout: float = 1.0) -> tuple[int, Any]:
+        """Through the first apiserver that answers below 500; the one that did is tried first next time."""
+        status, reply = 0, "no apiserver"
+        for host in list(self.read_order):
+            status, reply = self.api(self.base(host), path, method, body, timeout)
+            if 0 < status < 500:
+                self.read_order.remove(host)
+                self.read_order.insert(0, host)
+                return status, reply
+        return status, reply
+
+    def setup_call(self, path: str, body: Any, ok: tuple[int, ...], what: str) -> None:
+        """POST through the writer's endpoints (the first that answers); Failure unless the status is in `ok`."""
+        status, reply = 0, "no endpoint"
+        for base in self.endpoints:
+            status, reply = self.api(base, path, "POST", body, 10.0)
+            if status:
+                break
+        if status not in ok:
+            raise Failure(f"cannot create {what}: HTTP {status} {str(reply)[:200]}")
+
+    def ready(self, host: str) -> str | None:
+        status, _ = self.api(self.base(host), "/readyz", timeout=1.0)
+        return None if status == 0 else "serving" if F.apiserver_ready(status) else "not ready"
+
+    def service_active(self, host: str, service: str) -> bool:
+        rc, _, _ = self.runner.shell(host, f"systemctl is-active --quiet {shlex.quote(service)}")
+        return rc == 0
+
+    # -- the writer's side
+    def connect(self, hosts: list[str]) -> None:
+        avoid = [h for h in self.members if h not in hosts]
+        if self.via == "direct":
+            self.endpoints = [self.base(h) for h in hosts]
+            self.figures["client_view"] = "direct to the surviving apiservers: " + ", ".join(hosts)
+        else:
+            nodes = list(self.groups.get("kube_nodes") or []) or list(self.members)
+            endpoint = self.endpoint_host or F.choose_endpoint_host(nodes, list(self.members), avoid)
+            if endpoint is None or endpoint in avoid:
+                raise Failure(f"no node to write through that is not faulted (nodes: {', '.join(nodes)})")
+            self.endpoint_host = endpoint
+            self.tunnel = SshTunnel(lambda port: ssh_tunnel_command(self.hostvars[endpoint], endpoint, port,
+                                                                    self.endpoint_port))
+            self.endpoints = [f"https://127.0.0.1:{self.tunnel.open(self.timeout)}"]
+            self.figures["client_view"] = f"{endpoint}'s local load balancer 127.0.0.1:{self.endpoint_port}"
+            rc, out, _ = self.runner.shell(endpoint, "cat /etc/haproxy/haproxy.cfg", become=True)
+            if rc == 0:
+                self.settings.update({f"lb_{k}": v for k, v in F.haproxy_settings(out).items()})
+        self.setup_call("/api/v1/namespaces", {"metadata": {"name": KUBE_NAMESPACE}}, (201, 409),
+                        f"namespace {KUBE_NAMESPACE}")
+        collection, name = self.configmap.rsplit("/", 1)
+        self.setup_call(collection, {"metadata": {"name": name, "labels": {"stackbench-ha": self.run}}, "data": {}},
+                        (201,), f"ConfigMap {name}")
+
+    def write(self, key: str, value: bytes) -> None:
+        base = self.endpoints[self.current % len(self.endpoints)]
+        status, body = self.api(base, self.configmap, "PATCH", {"data": {key: value.decode()}}, self.write_timeout,
+                                "application/merge-patch+json")
+        if status == 200:
+            return
+        self.current += 1  # direct: the next apiserver; tunnel: the same endpoint
+        if status == 0:
+            raise (TimeoutError if "timed out" in str(body) else ConnectionError)(str(body)[:120])
+        raise ConnectionError(f"HTTP {status}: {str(body)[:120]}")
+
+    def keys_on(self, host: str) -> list[str] | None:
+        status, body = self.api(self.base(host), self.configmap, timeout=10.0)
+        if status != 200 or not isinstance(body, dict):
+            return None
+        return F.configmap_keys(body)
+
+    def cleanup(self) -> None:
+        with contextlib.suppress(Exception):  # best effort: the namespace stays for the next run
+            self.api_any(self.configmap, "DELETE", timeout=5.0)
+        if self.tunnel is not None:
+            self.tunnel.close()
+
+    def lb_bounds(self) -> dict[str, float]:
+        lb = {k[3:]: v for k, v in self.settings.items() if k.startswith("lb_")}
+        return F.apiserver_lb_bounds(lb) if lb else {}
+
+
+class KubeApiserverSystem(KubeSystem):
+    """kube-apiserver: no leader, every apiserver serves. The "leader" is the apiserver the fault
+    targets (`target`, default the first control-plane host); "new leader" is the HA endpoint
+    accepting a write started after the fault; "rejoined" is the old apiserver's /readyz at 200."""
+
+    healthy_modes = ("serving",)
+    rejoined_modes = ("serving",)
+
+    def __init__(self, *args: Any, target: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.target = target or next(iter(self.members))
+        if self.target not in self.members:
+            raise Failure(f"target {self.target!r} is not in the group ({', '.join(self.members)})")
+
+    def modes(self, hosts: list[str]) -> dict[str, str | None]:
+        return {h: self.ready(h) for h in hosts}
+
+    def leader(self, hosts: list[str]) -> str | None:
+        return self.target if self.target in hosts and self.ready(self.target) == "serving" else None
+
+    def read_settings(self, host: str) -> None:
+        pass  # the load balancer's settings are read in connect(), from the node written through
+
+    def bounds(self) -> dict[str, float]:
+        return self.lb_bounds()
+
+    def wait_new_leader(self, survivors: list[str], old: str, fault_at: float, writer: Writer,
+                        timeout: float) -> tuple[str | None, float | None]:
+        """Writable again: the first write started after the fault is acknowledged."""
+        ok, seen = wait_for(lambda: writer.acked_since(fault_at), timeout, interval=0.05)
+        if not ok:
+            return None, None
+        first = min(a.ended for a in list(writer.log.attempts) if a.ok and a.started >= fault_at)
+        label = f"LB@{self.endpoint_host}" if self.via == "tunnel" else "direct"
+        return label, first
+
+    def after_new_leader(self, leader: str, fault_at: float, timeout: float, lost: int = 0) -> dict[str, Any]:
+        """Every surviving apiserver's /readyz right after the API is writable again."""
+        return {"readyz_after_fault": {h: self.ready(h) for h in self.members if h != self.target}}
+
+    def rejoin_mode(self, host: str) -> str | None:
+        return self.ready(host)
+
+
+class KubeLeaseSystem(KubeSystem):
+    """kube-controller-manager / kube-scheduler: the leader holds Lease kube-system/<component>.
+
+    holderIdentity is `<hostname>_<uuid>`: a takeover is a valid lease with another identity (a
+    process that systemd restarted on the old host is a new identity too, and is reported so).
+    """
+
+    rejoined_modes = ("follower", "leader (restarted on the same host)")
+
+    def __init__(self, *args: Any, lease: str, service: str, pod_image: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lease_path = f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{lease}"
+        self.service = service
+        self.pod_image = pod_image
+        self.old_holder: str | None = None
+        self.new_holder: str | None = None
+        self.pod_path: str | None = None
+
+    def lease(self) -> dict[str, Any] | None:
+        status, body = self.api_any(self.lease_path)
+        if status != 200 or not isinstance(body, dict):
+            return None
+        return F.lease_holder(body)
+
+    def holder_host(self, lease: dict[str, Any] | None) -> str | None:
+        return F.holder_inventory_host(lease["holder_host"], self.members) if lease else None
+
+    def modes(self, hosts: list[str]) -> dict[str, str | None]:
+        lease = self.lease()
+        holder = self.holder_host(lease) if lease and F.lease_valid(lease, datetime.now(UTC)) else None
+        return {h: "leader" if h == holder else "follower" if self.service_active(h, self.service) else None
+                for h in hosts}
+
+    def leader(self, hosts: list[str]) -> str | None:
+        lease = self.lease()
+        if not lease or not F.lease_valid(lease, datetime.now(UTC)):
+            return None
+        self.old_holder = lease["holder"]
+        self.settings["lease-duration"] = float(lease["lease_duration_seconds"])
+        host = self.holder_host(lease)
+        return host if host in hosts else None
+
+    def read_settings(self, host: str) -> None:
+        rc, out, _ = self.runner.shell(host, f"systemctl show -p ExecStart --value {shlex.quote(self.service)}")
+        flags = F.leader_election_settings(out if rc == 0 else "")
+        if "lease-duration" in self.settings:  # what the holder wrote into the lease wins
+            flags["lease-duration"] = self.settings["lease-duration"]
+        self.settings.update(flags)
+
+    def bounds(self) -> dict[str, float]:
+        s = self.settings
+        return {**F.lease_bounds(s["lease-duration"], s["retry-period"], s["renew-deadline"]), **self.lb_bounds()} \
+            if "retry-period" in s else self.lb_bounds()
+
+    def connect(self, hosts: list[str]) -> None:
+        super().connect(hosts)
+        if self.pod_image:  # the Pod needs the namespace's default ServiceAccount (admission)
+            self.setup_call(f"/api/v1/namespaces/{KUBE_NAMESPACE}/serviceaccounts", {"metadata": {"name": "default"}},
+                            (201, 409), "the default ServiceAccount")
+
+    def after_fault(self, fault_at: float) -> None:
+        """Scheduler: a Pod created right after the fault waits for the new leader to bind it."""
+        if not self.pod_image:
+            return
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": f"ha-sched-{self.run}", "labels": {"stackbench-ha": self.run}},
+               "spec": {"containers": [{"name": "pause", "image": self.pod_image, "imagePullPolicy": "IfNotPresent"}],
+                        "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False,
+                        "tolerations": [{"operator": "Exists"}]}}
+        path = f"/api/v1/namespaces/{KUBE_NAMESPACE}/pods"
+        status = 0
+        for _ in range(20):
+            status, _ = self.api(self.endpoints[0], path, "POST", pod, 2.0)
+            if status in (201, 409):
+                self.pod_path = f"{path}/{pod['metadata']['name']}"
+                self.figures["pod_created_after_fault_seconds"] = round(time.time() - fault_at, 3)
+                return
+            time.sleep(0.25)
+        self.figures["pod_create_error"] = f"HTTP {status}"
+
+    def wait_new_leader(self, survivors: list[str], old: str, fault_at: float, writer: Writer,
+                        timeout: float) -> tuple[str | None, float | None]:
+        def taken_over() -> dict[str, Any] | None:
+            lease = self.lease()
+            return lease if lease and F.new_lease_holder(lease, self.old_holder, datetime.now(UTC)) else None
+
+        lease, seen = wait_for(taken_over, timeout, interval=0.2)
+        if lease is None:
+            return None, None
+        self.new_holder = lease["holder"]
+        acquired = lease["acquire_time"].timestamp() if lease["acquire_time"] else None
+        self.figures.update(old_holder_identity=self.old_holder, new_holder_identity=self.new_holder,
+                            lease_acquired_after_fault_seconds=None if acquired is None
+                            else round(acquired - fault_at, 3),
+                            lease_transitions=lease["lease_transitions"])
+        return self.holder_host(lease) or lease["holder_host"], seen
+
+    def after_new_leader(self, leader: str, fault_at: float, timeout: float, lost: int = 0) -> dict[str, Any]:
+        if not self.pod_path:
+            return {}
+        pod, seen = wait_for(lambda: (lambda r: F.pod_scheduled(r[1]) if r[0] == 200 and isinstance(r[1], dict)
+                                      else None)(self.api_any(self.pod_path)), timeout, interval=0.2)
+        return {"pod_scheduled_on": pod,
+                "time_to_pod_scheduled_seconds": None if seen is None else round(seen - fault_at, 3)}
+
+    def rejoin_mode(self, host: str) -> str | None:
+        if not self.service_active(host, self.service):
+            return "inactive"
+        lease = self.lease()
+        if not lease or lease["holder"] != self.new_holder:
+            return f"lease moved on to {lease['holder'] if lease else None}"
+        return "follower" if self.holder_host(lease) != host else "leader (restarted on the same host)"
+
+    def cleanup(self) -> None:
+        if self.pod_path:
+            with contextlib.suppress(Exception):
+                self.api_any(self.pod_path + "?gracePeriodSeconds=0", "DELETE", timeout=5.0)
+        super().cleanup()
+
+
+def kube_system(system: str, members: dict[str, str], port: int, timeout: float, hostvars: Any,
+                groups: dict[str, list[str]], runner: HostRunner, args: dict[str, Any], tmp: Path) -> KubeSystem:
+    """The Kubernetes runner for `system`, with the admin kubeconfig's client certificate."""
+    import yaml
+
+    path = Path(args.get("kubeconfig") or DEFAULT_KUBECONFIG)
+    try:
+        credentials = F.kubeconfig_credentials(yaml.safe_load(path.read_text()))
+    except (OSError, yaml.YAMLError, F.ParseError) as exc:
+        raise Failure(f"cannot use the admin kubeconfig {path}: {exc}") from None
+    common = (system, members, port, timeout, credentials, tmp, hostvars, groups, runner, args)
+    if system == "kube_apiserver":
+        return KubeApiserverSystem(*common, target=args.get("target"))
+    pod_image = args.get("kube_pod_image", "registry.k8s.io/pause:3.10") if system == "kube_scheduler" else None
+    return KubeLeaseSystem(*common, lease=KUBE_LEASES[system], service=args.get("service") or DEFAULT_SERVICES[system],
+                           pod_image=pod_image or None)
+
+
 # ----- the writer ------------------------------------------------------------------------------
 
 class Writer(threading.Thread):
@@ -644,7 +1027,8 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("system", "fault", "group", "force", "service", "port", "timeout_seconds",
                              "baseline_seconds", "settle_seconds", "write_interval_seconds", "write_timeout_seconds",
-                             "partition_method", "leader_wait_seconds",
+                             "partition_method", "leader_wait_seconds", "target", "kubeconfig", "kube_client_via",
+                             "endpoint_host", "endpoint_port", "kube_pod_image",
                              "etcd_ca_cert", "etcd_client_cert", "etcd_client_key", "etcd_pki_dir"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -703,8 +1087,11 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
     service = args.get("service") or DEFAULT_SERVICES[system]
     with tempfile.TemporaryDirectory(prefix="stackbench-ha-") as tmp:
         port = int(args.get("port") or DEFAULT_PORTS[system])
-        if system == "zookeeper":
-            client: Any = ZooKeeperSystem(members, port, timeout)
+        if system.startswith("kube_"):
+            client: Any = kube_system(system, members, port, timeout, hostvars, dict(groups or {}), runner, args,
+                                      Path(tmp))
+        elif system == "zookeeper":
+            client = ZooKeeperSystem(members, port, timeout)
         elif system == "mesos_masters":
             client = MesosMastersSystem(members, port, timeout)
         elif system == "marathon":
@@ -731,7 +1118,7 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                 modes = client.modes(hosts)
             if leader is None:
                 raise Failure(f"{system}: no single leader to begin with (modes: {modes})")
-            healthy = sum(1 for m in modes.values() if m in ("leader", "follower"))
+            healthy = sum(1 for m in modes.values() if m in getattr(client, "healthy_modes", ("leader", "follower")))
             ok, why = F.fault_decision(system, len(hosts), healthy, 1, bool(args.get("force", False)))
             if not ok:
                 raise Failure(why)
@@ -750,7 +1137,8 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
             marker = "marker"
             if writes:
                 client.write(marker, b"stackbench ha marker")
-            default_interval = 0.1 if system == "marathon" else 0.02  # each Marathon write is an app
+            # each Marathon write is an app; each Kubernetes write a new TLS connection from this controller
+            default_interval = 0.1 if system == "marathon" else 0.05 if system.startswith("kube_") else 0.02
             writer = Writer(client, float(args.get("write_interval_seconds", default_interval)))
             if writes:
                 writer.start()
@@ -772,9 +1160,14 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
             try:
                 # 3. the fault
                 fault_at = fault.inject()
+                if hasattr(client, "after_fault"):
+                    client.after_fault(fault_at)
                 # 4. a new leader among the survivors, and writes again
-                new_leader, new_leader_at = wait_for(
-                    lambda: (lead if (lead := client.leader(survivors)) and lead != leader else None), timeout)
+                if hasattr(client, "wait_new_leader"):
+                    new_leader, new_leader_at = client.wait_new_leader(survivors, leader, fault_at, writer, timeout)
+                else:
+                    new_leader, new_leader_at = wait_for(
+                        lambda: (lead if (lead := client.leader(survivors)) and lead != leader else None), timeout)
                 if new_leader and hasattr(client, "after_new_leader"):
                     cut_off = int(fault_kind == "partition" and leader in set((groups or {}).get("mesos_agents", [])))
                     extra = client.after_new_leader(new_leader, fault_at, timeout, cut_off)
@@ -800,13 +1193,15 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                 # Wait for "follower": a partitioned old leader may still claim leadership for a
                 # while after the heal (a stale leader), which is worth reporting, not accepting.
                 last_mode: list[str | None] = [None]
+                mode_of = getattr(client, "rejoin_mode", lambda host: client.modes([host])[host])
+                wanted_modes = getattr(client, "rejoined_modes", ("follower",))
 
                 def rejoined_as_follower() -> bool:
-                    last_mode[0] = client.modes([leader])[leader]
-                    return last_mode[0] == "follower"
+                    last_mode[0] = mode_of(leader)
+                    return last_mode[0] in wanted_modes
 
                 ok_rejoin, seen_at = wait_for(rejoined_as_follower, timeout, interval=0.25)
-                rejoined = "follower" if ok_rejoin else last_mode[0]
+                rejoined = last_mode[0]
                 rejoin_seconds = None if seen_at is None else seen_at - healed_at
 
             # 5. the marker and every acknowledged write, on every member that answers
@@ -821,6 +1216,7 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                               marker_ok=marker_ok, rejoined_as=rejoined, rejoin_seconds=rejoin_seconds,
                               bounds=client.bounds())
         summary.update(extra)
+        summary.update(getattr(client, "figures", {}))
         if not writes:  # nothing was written: no write figures, rather than misleading zeros
             for key in ("write_unavailable_seconds", "first_ack_after_fault_seconds", "max_ack_gap_seconds",
                         "lost_acknowledged_writes", "marker_survived"):
@@ -832,7 +1228,9 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
         summary["fault_time_source"] = fault.time_source
         summary["host_connection"] = context.CLIARGS.get("connection") or "default"
         wanted = ("tickTime", "initLimit", "syncLimit", "minSessionTimeout", "maxSessionTimeout",
-                  "ETCD_ELECTION_TIMEOUT", "ETCD_HEARTBEAT_INTERVAL", "zk_session_timeout", "zk_timeout", "quorum")
+                  "ETCD_ELECTION_TIMEOUT", "ETCD_HEARTBEAT_INTERVAL", "zk_session_timeout", "zk_timeout", "quorum",
+                  "lease-duration", "renew-deadline", "retry-period", "lb_inter", "lb_fall", "lb_rise",
+                  "lb_timeout_connect", "lb_timeout_check", "lb_retries")
         summary["settings"] = {k: v for k, v in client.settings.items() if k in wanted}
         problems = []
         if heal_error:
@@ -845,8 +1243,12 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
             problems.append("the marker is missing on some member")
         if extra.get("agents_active_before") and extra.get("time_to_agents_reregistered_seconds") is None:
             problems.append("the agents did not all re-register with the new leader in time")
-        if rejoined != "follower":
+        if rejoined not in getattr(client, "rejoined_modes", ("follower",)):
             problems.append(f"old leader {leader} rejoined as {rejoined!r}, not as a follower")
+        if "pod_scheduled_on" in summary and not summary["pod_scheduled_on"]:
+            problems.append("the Pod created after the fault was not scheduled in time")
+        if summary.get("pod_create_error"):
+            problems.append(f"could not create the Pod after the fault: {summary['pod_create_error']}")
         if summary["members_unreadable"]:
             problems.append(f"members not readable after the run: {', '.join(summary['members_unreadable'])}")
         summary["problems"] = problems

@@ -7,6 +7,7 @@ or decoded JSON a system really returns (see docs/ha-validation.md for the sourc
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -180,7 +181,8 @@ def lease_holder(lease: Mapping[str, Any]) -> dict[str, Any]:
     holder = spec.get("holderIdentity") or None
     return {
         "holder": holder,
-        "holder_host": holder.split("_", 1)[0] if holder else None,  # "<hostname>_<uuid>"
+        "holder_host": holder.rsplit("_", 1)[0] if holder else None,  # "<hostname>_<uuid>"
+        "acquire_time": _k8s_time(spec.get("acquireTime")),
         "renew_time": _k8s_time(spec.get("renewTime")),
         "lease_duration_seconds": int(spec.get("leaseDurationSeconds", 0)),
         "lease_transitions": int(spec.get("leaseTransitions", 0)),
@@ -197,6 +199,174 @@ def lease_valid(lease: Mapping[str, Any], now: datetime) -> bool:
 def apiserver_ready(status: int, body: str = "") -> bool:
     """`/readyz`: ready only on HTTP 200 (automation must check the code, not the text)."""
     return status == 200
+
+
+def new_lease_holder(lease: Mapping[str, Any], old_holder: str | None, now: datetime) -> str | None:
+    """The holder identity of a valid lease that is not `old_holder` (a takeover), else None.
+
+    A restarted process on the old leader's host is a new identity (a new uuid): it counts.
+    """
+    if lease["holder"] and lease["holder"] != old_holder and lease_valid(lease, now):
+        return lease["holder"]
+    return None
+
+
+def holder_inventory_host(holder_host: str | None, members: Mapping[str, str]) -> str | None:
+    """The inventory host of a Lease holder's hostname: by name, short name or address."""
+    if not holder_host:
+        return None
+    for host, address in members.items():
+        if holder_host in (host, address) or host.split(".", 1)[0] == holder_host.split(".", 1)[0]:
+            return host
+    return None
+
+
+def choose_endpoint_host(nodes: list[str], control_plane: list[str], avoid: Iterable[str]) -> str | None:
+    """The node whose local API endpoint a client writes through: not faulted, a worker if there is one."""
+    avoid = set(avoid)
+    candidates = [n for n in nodes if n not in avoid]
+    workers = [n for n in candidates if n not in control_plane]
+    return (workers or candidates or [None])[0]
+
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration_seconds(text: str) -> float:
+    """A Go duration flag value (`15s`, `1m0s`, `500ms`, `1h2m3.5s`) in seconds."""
+    text = text.strip()
+    parts = _GO_DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ParseError(f"not a Go duration: {text!r}")
+    return round(sum(float(n) * _GO_UNITS[u] for n, u in parts), 6)
+
+
+LEADER_ELECTION_DEFAULTS = {"lease-duration": 15.0, "renew-deadline": 10.0, "retry-period": 2.0}
+
+
+def leader_election_settings(command_line: str) -> dict[str, float]:
+    """`--leader-elect-{lease-duration,renew-deadline,retry-period}` from a unit's ExecStart.
+
+    Missing flags take the upstream defaults (15s, 10s, 2s); values are seconds.
+    """
+    settings = dict(LEADER_ELECTION_DEFAULTS)
+    for name in settings:
+        match = re.search(rf"--leader-elect-{name}[= ](\S+)", command_line)
+        if match:
+            settings[name] = go_duration_seconds(match.group(1))
+    return settings
+
+
+# client-go's leader elector retries every retryPeriod with wait.JitterUntil(jitter 1.2): the
+# pause between two attempts of a candidate is in [retryPeriod, 2.2 x retryPeriod).
+LEADER_ELECTION_JITTER = 1.2
+
+
+def lease_bounds(lease_duration: float, retry_period: float, renew_deadline: float) -> dict[str, float]:
+    """Takeover after a leader dies silently, from the lease settings.
+
+    A candidate judges expiry on its own clock from when it last *saw* the record change (it
+    polls every retry period, jittered), so the takeover lands between about leaseDuration -
+    retryPeriod after the fault (last renewal just before it, seen at once) and leaseDuration
+    plus two jittered retry periods (seen late, then one more attempt).
+    """
+    jittered = retry_period * (1 + LEADER_ELECTION_JITTER)
+    return {
+        "lease_duration": lease_duration,
+        "lease_duration_plus_retry": lease_duration + retry_period,
+        "takeover_worst_case": round(lease_duration + 2 * jittered, 3),
+        "old_leader_gives_up_after_renew_deadline": renew_deadline,
+    }
+
+
+def haproxy_settings(config: str) -> dict[str, float]:
+    """The health-check and retry settings of an HAProxy config (roles/kube_apiserver_lb), in seconds."""
+    out: dict[str, float] = {}
+    for raw in config.splitlines():
+        words = raw.split("#", 1)[0].split()
+        if words[:2] in (["timeout", "connect"], ["timeout", "check"]) and len(words) > 2:
+            out[f"timeout_{words[1]}"] = _haproxy_time(words[2])
+        elif words[:1] == ["retries"] and len(words) > 1:
+            out["retries"] = float(words[1])
+        elif words[:1] in (["default-server"], ["server"]):
+            for key in ("inter", "fall", "rise"):
+                if key in words[:-1]:
+                    value = words[words.index(key) + 1]
+                    out[key] = _haproxy_time(value) if key == "inter" else float(value)
+    return out
+
+
+def _haproxy_time(value: str) -> float:
+    """HAProxy times: a bare number is milliseconds; units us, ms, s, m, h, d."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?", value)
+    if not match:
+        raise ParseError(f"not an HAProxy time: {value!r}")
+    scale = {"us": 1e-6, "ms": 1e-3, None: 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    return float(match.group(1)) * scale[match.group(2)]
+
+
+def apiserver_lb_bounds(settings: Mapping[str, float]) -> dict[str, float]:
+    """What the local load balancer's settings imply for a client when one apiserver goes.
+
+    A refused connection (process gone, host up) is retried and redispatched at once; the
+    backend is taken out after `fall` failed checks `inter` apart. A silent backend (partition)
+    fails each check only after `timeout check`, and a connection sent to it waits up to
+    `timeout connect` per try before the redispatch.
+    """
+    inter, fall = settings.get("inter", 2.0), settings.get("fall", 3.0)
+    check = settings.get("timeout_check", settings.get("timeout_connect", inter))
+    out = {"lb_check_interval": inter,
+           "lb_backend_down_refused_max": round(inter * fall, 3),
+           "lb_backend_down_silent_max": round(fall * (inter + check), 3)}
+    if "timeout_connect" in settings:
+        out["lb_connect_timeout"] = settings["timeout_connect"]
+    return out
+
+
+def kubeconfig_credentials(config: Mapping[str, Any], context: str | None = None) -> dict[str, Any]:
+    """A decoded kubeconfig → server, CA, client certificate and key (PEM bytes) of a context.
+
+    Only embedded data (`*-data`) or file paths are supported; tokens and exec plugins are not.
+    """
+    def named(kind: str, name: str) -> Mapping[str, Any]:
+        for item in config.get(kind) or []:
+            if item.get("name") == name:
+                return item.get(kind[:-1]) or {}
+        raise ParseError(f"kubeconfig has no {kind[:-1]} named {name!r}")
+
+    name = context or config.get("current-context")
+    if not name:
+        raise ParseError("kubeconfig has no current-context")
+    ctx = named("contexts", name)
+    cluster, user = named("clusters", ctx.get("cluster", "")), named("users", ctx.get("user", ""))
+
+    def pem(section: Mapping[str, Any], key: str) -> bytes | None:
+        if section.get(f"{key}-data"):
+            return base64.b64decode(section[f"{key}-data"])
+        if section.get(key):
+            with open(section[key], "rb") as handle:
+                return handle.read()
+        return None
+
+    out = {"server": cluster.get("server"), "ca": pem(cluster, "certificate-authority"),
+           "cert": pem(user, "client-certificate"), "key": pem(user, "client-key")}
+    missing = [k for k in ("server", "cert", "key") if not out[k]]
+    if missing:
+        raise ParseError(f"kubeconfig context {name!r} lacks {', '.join(missing)} (client certificates only)")
+    return out
+
+
+def configmap_keys(configmap: Mapping[str, Any]) -> list[str]:
+    """The data keys of a ConfigMap (GET /api/v1/namespaces/NS/configmaps/NAME)."""
+    if configmap.get("kind") not in (None, "ConfigMap"):
+        raise ParseError(f"expected a ConfigMap, got {configmap.get('kind')!r}")
+    return sorted((configmap.get("data") or {}).keys())
+
+
+def pod_scheduled(pod: Mapping[str, Any]) -> str | None:
+    """The node a Pod was bound to (spec.nodeName), or None while it is pending scheduling."""
+    return (pod.get("spec") or {}).get("nodeName") or None
 
 
 # ----- quorum safety ---------------------------------------------------------------------------
@@ -265,6 +435,8 @@ def write_unavailability(log: WriteLog, fault_at: float) -> dict[str, Any]:
       have to start at the fault); None if no write was acknowledged after the fault;
     - first_ack_after_fault_seconds: from the fault to the acknowledgement of the first write
       that started after it;
+    - last_failed_write_seconds: from the fault to the end of the last failed write (behind a
+      load balancer the outage is a share of failed writes rather than a gap);
     - max_ack_gap_seconds: the longest time between two consecutive acknowledgements overall;
     - failed_writes / write_errors: attempts that were not acknowledged (errors, timeouts).
     """
@@ -280,8 +452,10 @@ def write_unavailability(log: WriteLog, fault_at: float) -> dict[str, Any]:
         if not attempt.ok:
             kind = attempt.error.split(":", 1)[0] or "error"
             errors[kind] = errors.get(kind, 0) + 1
+    failed_after = [a.ended for a in log.attempts if not a.ok and a.ended >= fault_at]
     return {
         "write_unavailable_seconds": round(max(outage), 3) if outage and after else None,
+        "last_failed_write_seconds": round(max(failed_after) - fault_at, 3) if failed_after else None,
         "first_ack_after_fault_seconds": None if first_after is None else round(first_after - fault_at, 3),
         "max_ack_gap_seconds": round(max(gaps), 3) if gaps else None,
         "writes_attempted": len(log.attempts),

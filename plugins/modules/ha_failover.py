@@ -23,8 +23,27 @@ description:
     C(STACKBENCH-PART-IN/OUT) that keep SSH open so the controller can heal.
   - Host commands go through C(ansible) with the same inventory and connection options (also
     C(-c paramiko)), with privilege escalation.
-  - Implemented for V(zookeeper), V(etcd), V(mesos_masters) and V(marathon); the Kubernetes
-    components are recognised and fail with a clear message (their parsers are in place).
+  - Implemented for V(zookeeper), V(etcd), V(mesos_masters), V(marathon), V(kube_apiserver),
+    V(kube_controller_manager) and V(kube_scheduler).
+  - Kubernetes, the client. It uses the client certificate of the admin kubeconfig (O(kubeconfig)) and
+    writes through the HA endpoint a workload sees, the local load balancer C(127.0.0.1:6543) of a node
+    that is not faulted (a worker if there is one), reached over an SSH tunnel with the inventory's SSH
+    settings (O(kube_client_via=tunnel)); or, with O(kube_client_via=direct), to the surviving apiservers
+    in turn. Each write is a JSON merge patch adding one key to the run's ConfigMap in namespace
+    C(stackbench-ha) (the marker is one more key); keys are read back with a GET through each apiserver.
+  - Kubernetes apiserver. There is no leader; the fault hits O(target) (default the first host of the
+    group); the "new leader" time is until a write started after the fault is acknowledged through the
+    endpoint; C(last_failed_write_seconds) shows how long writes kept failing (a load balancer spreads
+    them); the old apiserver has rejoined when its C(/readyz) answers 200. Bounds come from the load
+    balancer's health-check settings (C(/etc/haproxy/haproxy.cfg) on the node written through).
+  - Kubernetes controller manager and scheduler. The leader is the holder of Lease
+    C(kube-system/kube-controller-manager) or C(kube-system/kube-scheduler) (C(<hostname>_<uuid>), mapped
+    to an inventory host); the fault hits the service on that host; the new leader is the first valid
+    lease with another holder identity (a process systemd restarted on the same host is one, and is
+    reported as such); bounds come from the lease's C(leaseDurationSeconds) and the service's
+    C(--leader-elect-*) flags. For the scheduler a Pod (O(kube_pod_image), zero grace period, deleted
+    afterwards) is created right after the fault and C(time_to_pod_scheduled_seconds) is until it is bound.
+    The old host has rejoined when its service is active and the lease still is the new holder's.
   - Mesos masters. The leader is the master whose C(/metrics/snapshot) has C(master/elected) and
     C(registrar/log/recovered) at 1; after the fault the run also measures the time until the new
     leader sees all agents active again. There is no client write (no public write API to the
@@ -56,8 +75,37 @@ options:
     description: systemd unit of the service on the hosts (default the system's name).
     type: str
   port:
-    description: Client port (default 2181 for ZooKeeper, 2379 for etcd, 5050 for Mesos masters, 8080 for Marathon).
+    description:
+      - Client port (default 2181 for ZooKeeper, 2379 for etcd, 5050 for Mesos masters, 8080 for Marathon,
+        6443 for the Kubernetes apiservers).
     type: int
+  target:
+    description: V(kube_apiserver) only, the control-plane host whose apiserver the fault hits (default the first of the group).
+    type: str
+  kubeconfig:
+    description:
+      - Kubernetes systems, a kubeconfig on the controller with client-certificate credentials (embedded or
+        file paths); default C(.stackbench/stackbench-kubernetes-admin.kubeconfig) in the project, where
+        roles/kubernetes writes it.
+    type: path
+  kube_client_via:
+    description:
+      - Kubernetes systems, how the writing client reaches the API. V(tunnel) through a node's local load
+        balancer over SSH (the HA endpoint as a workload sees it); V(direct) to the surviving apiservers.
+    type: str
+    choices: [tunnel, direct]
+    default: tunnel
+  endpoint_host:
+    description: With V(tunnel), the node whose local endpoint to write through (default a worker that is not faulted).
+    type: str
+  endpoint_port:
+    description: With V(tunnel), the local load balancer's port on that node.
+    type: int
+    default: 6543
+  kube_pod_image:
+    description: V(kube_scheduler) only, image of the Pod that checks scheduling after the fault (empty string to skip).
+    type: str
+    default: registry.k8s.io/pause:3.10
   timeout_seconds:
     description: How long to wait for a new leader, for writes to succeed again, and for the old leader to rejoin.
     type: float
@@ -71,7 +119,9 @@ options:
     type: float
     default: 3
   write_interval_seconds:
-    description: Pause between two writes (default 0.02, and 0.1 for Marathon where each write is an app).
+    description:
+      - Pause between two writes (default 0.02; 0.1 for Marathon where each write is an app; 0.05 for
+        Kubernetes where each write is a new TLS connection).
     type: float
   leader_wait_seconds:
     description:
@@ -123,6 +173,12 @@ EXAMPLES = r"""
   ha_failover:
     system: etcd
     fault: partition
+
+- name: Kill the kube-scheduler that holds the lease, writing through worker1's local endpoint
+  ha_failover:
+    system: kube_scheduler
+    fault: kill
+    endpoint_host: worker1
 """
 
 RETURN = r"""
@@ -170,10 +226,22 @@ old_leader_rejoin_seconds:
   description: From the heal until the old leader was a follower again.
   returned: success
   type: float
+last_failed_write_seconds:
+  description: From the fault to the end of the last failed write (null when none failed).
+  returned: success
+  type: float
+time_to_pod_scheduled_seconds:
+  description: V(kube_scheduler), from the fault until the Pod created after it was bound to a node.
+  returned: system is kube_scheduler
+  type: float
+lease_acquired_after_fault_seconds:
+  description: Kubernetes lease systems, the new holder's C(acquireTime) minus the fault time.
+  returned: system is kube_controller_manager or kube_scheduler
+  type: float
 bounds_seconds:
   description: >-
     Bounds implied by the running settings (ZooKeeper tickTime x syncLimit, session timeout;
-    etcd election timeout).
+    etcd election timeout; Kubernetes lease duration and retry period, the load balancer's checks).
   returned: success
   type: dict
 problems:

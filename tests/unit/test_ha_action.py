@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from conftest import fixture_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +33,7 @@ def _validate(action, system, fault="kill", groups=None, **args):
 
 @pytest.mark.parametrize(("system", "fault", "groups", "message"), [
     ("cassandra", "kill", None, "unknown system 'cassandra'"),
-    ("kube_scheduler", "kill", None, "not implemented yet"),
+    ("kube_scheduler", "kill", None, "no hosts in group 'kube_control_plane'"),
     ("zookeeper", "reboot", None, "unknown fault 'reboot'"),
     ("zookeeper", "kill", {"all": ["zo1"]}, "no hosts in group 'zookeeper'"),
     ("etcd", "kill", {"zookeeper": ["zo1"], "etcd": []}, "no hosts in group 'etcd'"),
@@ -340,3 +342,165 @@ def test_marathon_leader_mapping_and_writes(action, monkeypatch):
     assert sorted(marathon.keys_on("ma1")) == ["marker", "w0000001"]
     marathon.cleanup()
     assert sum(1 for c in calls if c[0] == "DELETE") == 2
+
+
+# ----- Kubernetes runners (HTTP and hosts faked; the parsers are tested in test_ha_failover.py)
+
+
+class FakeContext:
+    def load_cert_chain(self, cert, key):
+        assert Path(cert).read_bytes() == b"CERT" and Path(key).read_bytes() == b"KEY"
+
+
+class ActiveRunner:
+    def __init__(self, inactive=()):
+        self.inactive = set(inactive)
+        self.commands = []
+
+    def shell(self, host, command, become=True):
+        self.commands.append((host, command))
+        if command.startswith("systemctl is-active"):
+            return (3 if host in self.inactive else 0), "", ""
+        if command.startswith("systemctl show -p ExecStart"):
+            return 0, "{ argv[]=/usr/local/bin/kube-scheduler --leader-elect-retry-period=1s ; }", ""
+        return 0, "", ""
+
+
+MEMBERS = {"cp1": "192.0.2.1", "cp2": "192.0.2.2", "cp3": "192.0.2.3"}
+
+
+def _kube(action, monkeypatch, tmp_path, system, http, runner=None, **args):
+    monkeypatch.setattr(action.ssl, "create_default_context", lambda cadata=None: FakeContext())
+    monkeypatch.setattr(action, "_http_json", http)
+    config = tmp_path / "admin.kubeconfig"
+    config.write_text(json.dumps({  # JSON is YAML
+        "current-context": "a", "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}],
+        "clusters": [{"name": "c", "cluster": {"server": "https://192.0.2.1:6443"}}],
+        "users": [{"name": "u", "user": {"client-certificate-data": "Q0VSVA==", "client-key-data": "S0VZ"}}]}))
+    args = {"kubeconfig": str(config), "kube_client_via": "direct", **args}
+    return action.kube_system(system, dict(MEMBERS), 6443, 1, {}, {"kube_nodes": [*MEMBERS, "worker1"]},
+                              runner or ActiveRunner(), args, tmp_path)
+
+
+def test_kube_kubeconfig_missing_is_a_clear_failure(action, tmp_path):
+    with pytest.raises(action.Failure, match="cannot use the admin kubeconfig"):
+        action.kube_system("kube_apiserver", dict(MEMBERS), 6443, 1, {}, {}, None,
+                           {"kubeconfig": str(tmp_path / "nope")}, tmp_path)
+
+
+def test_kube_apiserver_modes_writes_and_readback(action, monkeypatch, tmp_path):
+    calls = []
+    store: dict[str, str] = {}
+    down = {"192.0.2.1"}
+
+    def http(url, timeout, method="GET", body=None, context=None, content_type="application/json"):
+        calls.append((method, url, content_type))
+        address = url.split("//")[1].split(":")[0]
+        if address in down:
+            return 0, "timed out"
+        if url.endswith("/readyz"):
+            return (200, "ok") if address != "192.0.2.3" else (500, "[-]etcd failed")
+        if method == "PATCH":
+            store.update(body["data"])
+            return 200, {}
+        if method == "POST":
+            return 201, {}
+        if "/configmaps/ha-" in url and method == "GET":
+            return 200, {"kind": "ConfigMap", "data": dict(store)}
+        return 200, {}
+
+    api = _kube(action, monkeypatch, tmp_path, "kube_apiserver", http, target="cp2")
+    assert api.modes(list(MEMBERS)) == {"cp1": None, "cp2": "serving", "cp3": "not ready"}
+    assert api.leader(list(MEMBERS)) == "cp2" and api.leader(["cp1", "cp3"]) is None
+    api.connect(["cp1", "cp3"])  # direct: the survivors, in order; the setup skips the silent cp1
+    with pytest.raises(TimeoutError):
+        api.write("w0000001", b"1")  # cp1 first: no answer
+    api.write("w0000002", b"2")  # then the next apiserver
+    assert calls[-1][:2] == ("PATCH", "https://192.0.2.3:6443/api/v1/namespaces/stackbench-ha/configmaps/"
+                             + api.configmap.rsplit("/", 1)[1])
+    assert calls[-1][2] == "application/merge-patch+json"
+    assert api.keys_on("cp2") == ["w0000002"] and api.keys_on("cp1") is None
+    with pytest.raises(action.Failure, match="not in the group"):
+        _kube(action, monkeypatch, tmp_path, "kube_apiserver", http, target="cp9")
+
+
+def test_kube_apiserver_writable_again_is_the_first_ack_after_the_fault(action, monkeypatch, tmp_path):
+    api = _kube(action, monkeypatch, tmp_path, "kube_apiserver", lambda *a, **k: (200, "ok"))
+    writer = action.Writer(None, 0)
+    writer.log.record(1, "w1", 9.0, 9.1, True)
+    writer.log.record(2, "w2", 10.1, 11.0, False, "TimeoutError: timed out")
+    writer.log.record(3, "w3", 11.0, 11.4, True)
+    assert api.wait_new_leader(["cp2", "cp3"], "cp1", 10.0, writer, 1) == ("direct", 11.4)
+
+
+def _lease(holder, renewed, acquired=None):
+    lease = json.loads(fixture_text("kube-lease-controller-manager.json"))
+    lease["spec"].update(holderIdentity=holder, renewTime=renewed, acquireTime=acquired or renewed)
+    return lease
+
+
+def _stamp(t):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_kube_scheduler_takeover_pod_and_rejoin(action, monkeypatch, tmp_path):
+    now = time.time()
+    state = {"lease": _lease("cp1_aaaa", _stamp(now)), "node": None}
+    posted = []
+
+    def http(url, timeout, method="GET", body=None, context=None, content_type="application/json"):
+        if "192.0.2.1" in url:
+            return 0, "timed out"  # cp1's apiserver is partitioned: reads go elsewhere
+        if url.endswith("/leases/kube-scheduler"):
+            return 200, state["lease"]
+        if method == "POST":
+            posted.append(body)
+            return 201, {}
+        if "/pods/ha-sched-" in url:
+            return 200, {"kind": "Pod", "spec": {"nodeName": state["node"]}}
+        return 200, {}
+
+    runner = ActiveRunner(inactive={"cp3"})
+    sched = _kube(action, monkeypatch, tmp_path, "kube_scheduler", http, runner)
+    assert sched.modes(list(MEMBERS)) == {"cp1": "leader", "cp2": "follower", "cp3": None}
+    assert sched.leader(list(MEMBERS)) == "cp1" and sched.old_holder == "cp1_aaaa"
+    sched.read_settings("cp1")
+    assert sched.bounds()["lease_duration_plus_retry"] == 16.0  # 15 s from the lease, 1 s from the flag
+    sched.connect(["cp2", "cp3"])
+    assert posted[-1]["metadata"]["name"] == "default"  # the Pod's ServiceAccount
+    sched.after_fault(now)
+    assert posted[-1]["kind"] == "Pod" and sched.pod_path.endswith(posted[-1]["metadata"]["name"])
+    assert sched.wait_new_leader(["cp2", "cp3"], "cp1", now, None, 0.3) == (None, None)  # still cp1's lease
+    state["lease"] = _lease("cp2_bbbb", _stamp(time.time()), _stamp(now + 16))
+    new, seen = sched.wait_new_leader(["cp2", "cp3"], "cp1", now, None, 1)
+    assert new == "cp2" and seen is not None
+    assert sched.figures["lease_acquired_after_fault_seconds"] == pytest.approx(16, abs=0.01)
+    assert sched.after_new_leader("cp2", now, 0.3)["pod_scheduled_on"] is None
+    state["node"] = "worker1"
+    assert sched.after_new_leader("cp2", now, 1)["pod_scheduled_on"] == "worker1"
+    assert sched.rejoin_mode("cp1") == "follower"
+    runner.inactive.add("cp1")
+    assert sched.rejoin_mode("cp1") == "inactive"
+    runner.inactive.clear()
+    state["lease"] = _lease("cp1_cccc", _stamp(time.time()))  # the restarted process on cp1 took it
+    assert sched.rejoin_mode("cp1").startswith("lease moved on")
+    sched.new_holder = "cp1_cccc"
+    assert sched.rejoin_mode("cp1") == "leader (restarted on the same host)"
+
+
+def test_ssh_tunnel_command(action):
+    hv = {"ansible_host": "172.29.0.14", "ansible_user": "stackbench", "ansible_port": 2222,
+          "ansible_ssh_private_key_file": "/k/id", "ansible_ssh_common_args": "-o StrictHostKeyChecking=no"}
+    cmd = action.ssh_tunnel_command(hv, "worker1", 40000, 6543)
+    assert cmd[:2] == ["ssh", "-N"] and "127.0.0.1:40000:127.0.0.1:6543" in cmd
+    assert cmd[cmd.index("-p") + 1] == "2222" and cmd[cmd.index("-i") + 1] == "/k/id"
+    assert "StrictHostKeyChecking=no" in cmd and cmd[-1] == "stackbench@172.29.0.14"
+    assert action.ssh_tunnel_command({}, "worker1", 1, 2)[-1] == "worker1"
+
+
+def test_ssh_tunnel_that_exits_is_a_failure(action):
+    tunnel = action.SshTunnel(lambda port: [sys.executable, "-c", "import sys; sys.exit('no route')"])
+    with pytest.raises(action.Failure, match="no route"):
+        tunnel.open(timeout=10)

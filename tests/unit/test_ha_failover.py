@@ -12,21 +12,32 @@ from hypothesis import strategies as st
 from stackbench_failover import (
     ParseError,
     WriteLog,
+    apiserver_lb_bounds,
     apiserver_ready,
+    choose_endpoint_host,
     clean_results,
+    configmap_keys,
     etcd_agreed_leader,
     etcd_bounds,
     etcd_status,
     fault_decision,
+    go_duration_seconds,
+    haproxy_settings,
+    holder_inventory_host,
+    kubeconfig_credentials,
+    leader_election_settings,
+    lease_bounds,
     lease_holder,
     lease_valid,
     lost_writes,
     marathon_leader,
     mesos_master_state,
     mesos_zk_leader,
+    new_lease_holder,
     parse_etcd_endpoint_status,
     parse_mntr,
     parse_srvr,
+    pod_scheduled,
     results_table,
     single_leader,
     summarize,
@@ -173,6 +184,99 @@ def test_lease():
         lease_holder({"kind": "ConfigMap"})
 
 
+def test_real_controller_manager_lease_and_takeover():
+    lease = lease_holder(json.loads(fixture_text("kube-lease-controller-manager.json")))  # from the lab
+    assert lease["holder"] == "cp3_e47d0649-b7d2-457f-85be-d94afca09d6c" and lease["holder_host"] == "cp3"
+    assert lease["acquire_time"] == datetime(2026, 11, 22, 5, 38, 0, 627193, tzinfo=UTC)
+    in_time = datetime(2026, 11, 22, 5, 40, 30, tzinfo=UTC)
+    assert new_lease_holder(lease, "cp1_0465c115", in_time) == lease["holder"]
+    assert new_lease_holder(lease, lease["holder"], in_time) is None  # the same holder is no takeover
+    assert new_lease_holder(lease, "cp1_0465c115", datetime(2026, 11, 22, 5, 40, 39, tzinfo=UTC)) is None  # expired
+
+
+def test_holder_inventory_host():
+    members = {"cp1": "172.29.0.11", "cp2.example.org": "172.29.0.12", "c3": "cp3"}
+    assert holder_inventory_host("cp1", members) == "cp1"
+    assert holder_inventory_host("cp2", members) == "cp2.example.org"
+    assert holder_inventory_host("cp3", members) == "c3"
+    assert holder_inventory_host("other", members) is None and holder_inventory_host(None, members) is None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("15s", 15.0), ("1m0s", 60.0), ("500ms", 0.5), ("1h2m3.5s", 3723.5),
+                                              ("2s", 2.0)])
+def test_go_durations(text, seconds):
+    assert go_duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["15", "s", "15 s", "-2s", "15sx"])
+def test_go_durations_refused(text):
+    with pytest.raises(ParseError):
+        go_duration_seconds(text)
+
+
+def test_leader_election_settings_and_bounds():
+    unit = ("{ path=/usr/local/bin/kube-scheduler ; argv[]=/usr/local/bin/kube-scheduler "
+            "--kubeconfig=/etc/kubernetes/scheduler.kubeconfig --bind-address=127.0.0.1 --leader-elect=true "
+            "--profiling=false ; ignore_errors=no ; start_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }")
+    assert leader_election_settings(unit) == {"lease-duration": 15.0, "renew-deadline": 10.0, "retry-period": 2.0}
+    tuned = unit.replace("--profiling=false", "--leader-elect-lease-duration=8s --leader-elect-retry-period=500ms")
+    assert leader_election_settings(tuned) == {"lease-duration": 8.0, "renew-deadline": 10.0, "retry-period": 0.5}
+    assert lease_bounds(15, 2, 10) == {"lease_duration": 15, "lease_duration_plus_retry": 17,
+                                       "takeover_worst_case": 23.8, "old_leader_gives_up_after_renew_deadline": 10}
+
+
+def test_haproxy_settings_and_bounds():
+    settings = haproxy_settings(fixture_text("haproxy-kube-apiserver.cfg"))  # roles/kube_apiserver_lb on the lab
+    assert settings == {"retries": 2.0, "timeout_connect": 5.0, "timeout_check": 5.0, "inter": 2.0, "fall": 2.0,
+                        "rise": 2.0}
+    assert apiserver_lb_bounds(settings) == {"lb_check_interval": 2.0, "lb_backend_down_refused_max": 4.0,
+                                             "lb_backend_down_silent_max": 14.0, "lb_connect_timeout": 5.0}
+    assert haproxy_settings("    default-server check inter 500 fall 3\n")["inter"] == 0.5  # bare number = ms
+    with pytest.raises(ParseError):
+        haproxy_settings("    default-server inter fast fall 3\n")
+
+
+def test_kubeconfig_credentials(tmp_path):
+    import base64
+
+    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
+    key = tmp_path / "admin.key"
+    key.write_bytes(b"KEY")
+    config = {"current-context": "admin@stackbench",
+              "clusters": [{"name": "other", "cluster": {"server": "https://other"}},
+                           {"name": "stackbench", "cluster": {"server": "https://172.29.0.11:6443",
+                                                               "certificate-authority-data": b64("CA")}}],
+              "users": [{"name": "kubernetes-admin", "user": {"client-certificate-data": b64("CERT"),
+                                                              "client-key": str(key)}}],
+              "contexts": [{"name": "admin@stackbench", "context": {"cluster": "stackbench",
+                                                                     "user": "kubernetes-admin"}}]}
+    assert kubeconfig_credentials(config) == {"server": "https://172.29.0.11:6443", "ca": b"CA", "cert": b"CERT",
+                                              "key": b"KEY"}
+    with pytest.raises(ParseError, match="no context named 'nope'"):
+        kubeconfig_credentials(config, "nope")
+    config["users"][0]["user"] = {"token": "abc"}
+    with pytest.raises(ParseError, match="lacks cert, key"):
+        kubeconfig_credentials(config)
+
+
+def test_configmap_keys_and_pod_scheduled():
+    configmap = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "ha-1", "namespace": "stackbench-ha"},
+                 "data": {"w0000002": "2", "marker": "m", "w0000001": "1"}}
+    assert configmap_keys(configmap) == ["marker", "w0000001", "w0000002"]
+    assert configmap_keys({"kind": "ConfigMap", "metadata": {}}) == []
+    with pytest.raises(ParseError):
+        configmap_keys({"kind": "Lease"})
+    assert pod_scheduled({"kind": "Pod", "spec": {"containers": []}}) is None
+    assert pod_scheduled({"kind": "Pod", "spec": {"nodeName": "worker1"}}) == "worker1"
+
+
+def test_choose_endpoint_host():
+    nodes, control_plane = ["cp1", "cp2", "cp3", "worker1"], ["cp1", "cp2", "cp3"]
+    assert choose_endpoint_host(nodes, control_plane, ["cp1"]) == "worker1"
+    assert choose_endpoint_host(nodes[:3], control_plane, ["cp1"]) == "cp2"
+    assert choose_endpoint_host(["cp1"], control_plane, ["cp1"]) is None
+
+
 def test_apiserver_ready_only_on_200():
     assert apiserver_ready(200, "ok")
     assert not apiserver_ready(500, "[-]etcd failed")
@@ -232,6 +336,7 @@ def test_write_unavailability():
     assert figures["max_ack_gap_seconds"] == 3.84  # 10.06 -> 13.90
     assert figures["writes_attempted"] == 6 and figures["writes_acknowledged"] == 4
     assert figures["failed_writes"] == 2
+    assert figures["last_failed_write_seconds"] == 1.3  # w4 ended at 12.30; w3 (12.10) too, earlier
     assert figures["write_errors"] == {"KazooTimeoutError": 1, "ConnectionLoss": 1}
 
 
