@@ -265,3 +265,63 @@ def test_a_new_marathon_leader_serves_only_after_loading_its_state(monkeypatch):
         time.sleep(0.02)
     assert instance.elected()
     assert set(instance.apps) == {"/web"}
+
+
+# ---- Marathon deployments, ports, health checks (api-surfaces §2: upgradeStrategy, healthChecks) -------
+def _t(task_id, version, ready=True):
+    return {"id": task_id, "version": version, "ready": ready}
+
+
+def test_marathon_rolling_upgrade_keeps_capacity_and_bounds_overcapacity():
+    strategy = {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0}
+    old = [_t("a", "v1"), _t("b", "v1")]
+    # start: launch all new instances, kill nothing while none of them is ready
+    assert marathon.upgrade_plan(2, "v2", old, strategy) == (2, [])
+    # one new ready: one old may go
+    assert marathon.upgrade_plan(2, "v2", [*old, _t("c", "v2"), _t("d", "v2", ready=False)], strategy) == (0, ["a"])
+    # all new ready: the rest goes
+    assert marathon.upgrade_plan(2, "v2", [old[1], _t("c", "v2"), _t("d", "v2")], strategy) == (0, ["b"])
+    # no old tasks: plain scaling, the last launched go first
+    assert marathon.upgrade_plan(1, "v2", [_t("c", "v2"), _t("d", "v2")], strategy) == (0, ["d"])
+    assert marathon.upgrade_plan(3, "v2", [_t("c", "v2")], strategy) == (2, [])
+
+
+def test_marathon_rolling_upgrade_with_zero_minimum_health_capacity_replaces_at_once():
+    strategy = {"minimumHealthCapacity": 0.0, "maximumOverCapacity": 0.0}
+    assert marathon.upgrade_plan(2, "v2", [_t("a", "v1"), _t("b", "v1")], strategy) == (2, ["a", "b"])
+
+
+def test_marathon_scaling_is_not_a_config_change():
+    app = marathon.normalize_app({"id": "/web", "cmd": "x", "instances": 1})
+    app["version"] = "t1"
+    app["versionInfo"] = marathon.version_info_for(None, app, "t1")
+    scaled = {**app, "instances": 3, "version": "t2"}
+    assert marathon.version_info_for(app, scaled, "t2") == {"lastScalingAt": "t2", "lastConfigChangeAt": "t1"}
+    changed = {**app, "env": {"V": "2"}, "version": "t3"}
+    assert marathon.version_info_for(app, changed, "t3") == {"lastScalingAt": "t3", "lastConfigChangeAt": "t3"}
+
+
+def test_marathon_health_check_defaults_and_kill_rule():
+    app = marathon.normalize_app({"id": "/web", "cmd": "x", "healthChecks": [{"path": "/health"}]})
+    check = app["healthChecks"][0]
+    assert (check["protocol"], check["maxConsecutiveFailures"], check["gracePeriodSeconds"]) == ("HTTP", 3, 300)
+    record = {}
+    for _ in range(3):
+        record = marathon.health_update(record, False, "t", "HTTP 503")
+    assert record["consecutiveFailures"] == 3 and record["alive"] is False
+    # within the grace period and never healthy: kept
+    assert not marathon.should_kill_unhealthy(record, check, started=100.0, at=110.0)
+    assert marathon.should_kill_unhealthy(record, check, started=100.0, at=500.0)
+    healthy_once = marathon.health_update(marathon.health_update({}, True, "t0"), False, "t1")
+    assert healthy_once["firstSuccess"] == "t0"
+    assert not marathon.should_kill_unhealthy(healthy_once, check, 100.0, 110.0)
+    assert marathon.should_kill_unhealthy({**healthy_once, "consecutiveFailures": 3}, check, 100.0, 110.0)
+    assert not marathon.should_kill_unhealthy(
+        {**healthy_once, "consecutiveFailures": 9}, {**check, "maxConsecutiveFailures": 0}, 100.0, 110.0
+    )
+
+
+def test_marathon_picks_free_host_ports_from_the_agent_range():
+    assert marathon.pick_port("[31000-32000]", set()) == 31000
+    assert marathon.pick_port("[31000-31001, 31005-31006]", {31000, 31001}) == 31005
+    assert marathon.pick_port("[31000-31000]", {31000}) is None

@@ -108,7 +108,24 @@ APP_DEFAULTS: dict[str, object] = {
     "backoffSeconds": 1,
     "backoffFactor": 1.15,
     "maxLaunchDelaySeconds": 300,
+    "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
 }
+
+# Marathon's defaults for one entry of `healthChecks` (HTTP and MESOS_HTTP are checked; others are kept
+# but not run by the emulator).
+HEALTH_CHECK_DEFAULTS: dict[str, object] = {
+    "protocol": "HTTP",
+    "path": "/",
+    "portIndex": 0,
+    "gracePeriodSeconds": 300,
+    "intervalSeconds": 60,
+    "timeoutSeconds": 20,
+    "maxConsecutiveFailures": 3,
+    "ignoreHttp1xx": False,
+}
+
+# Fields whose change is only a scaling, not a new configuration (no task restarts).
+SCALING_FIELDS = ("instances", "version", "versionInfo")
 
 
 def normalize_app(body: dict, app_id: str | None = None) -> dict:
@@ -122,7 +139,92 @@ def normalize_app(body: dict, app_id: str | None = None) -> dict:
         raise ValueError("cpus: must be at least 0.001")
     if int(app["instances"]) < 0:
         raise ValueError("instances: must be >= 0")
+    app["healthChecks"] = [{**HEALTH_CHECK_DEFAULTS, **check} for check in app.get("healthChecks") or []]
+    app["upgradeStrategy"] = {**APP_DEFAULTS["upgradeStrategy"], **(app.get("upgradeStrategy") or {})}  # type: ignore[dict-item]
     return app
+
+
+def config_changed(old: dict, new: dict) -> bool:
+    """Whether `new` differs from `old` in more than scaling (Marathon then restarts the tasks)."""
+    strip = lambda app: {k: v for k, v in app.items() if k not in SCALING_FIELDS}  # noqa: E731
+    return strip(old) != strip(new)
+
+
+def version_info_for(old: dict | None, new: dict, version: str) -> dict:
+    """`versionInfo` of a new app version: lastConfigChangeAt moves only when the config changed."""
+    previous = (old or {}).get("versionInfo") or {}
+    if old is None or config_changed(old, new):
+        return {"lastScalingAt": version, "lastConfigChangeAt": version}
+    return {"lastScalingAt": version, "lastConfigChangeAt": previous.get("lastConfigChangeAt", version)}
+
+
+def pick_port(ports_range: str | None, used: set[int]) -> int | None:
+    """The lowest free host port of an agent's `ports` resource (`[31000-32000]` or several ranges)."""
+    import re
+
+    for low, high in re.findall(r"(\d+)-(\d+)", str(ports_range or "[31000-32000]")):
+        for port in range(int(low), int(high) + 1):
+            if port not in used:
+                return port
+    return None
+
+
+def upgrade_plan(wanted: int, config_version: str, tasks: list[dict], strategy: dict) -> tuple[int, list[str]]:
+    """One step of a deployment: (instances to launch, task ids to kill).
+
+    `tasks` are the app's live tasks: {id, version (config version at launch), ready (running, and
+    healthy when the app has health checks)}. Like Marathon's default upgrade, old tasks are
+    replaced by new ones keeping at least minimumHealthCapacity * wanted ready instances and at
+    most (1 + maximumOverCapacity) * wanted instances in all.
+    """
+    import math
+
+    new = [t for t in tasks if t["version"] == config_version]
+    old = [t for t in tasks if t["version"] != config_version]
+    kill: list[str] = [t["id"] for t in new[wanted:]]  # scaling down: the newest launched last
+    new = new[:wanted]
+    if not old:
+        return max(0, wanted - len(new)), kill
+    min_ready = math.ceil(wanted * float(strategy.get("minimumHealthCapacity", 1.0)))
+    max_total = wanted + math.floor(wanted * float(strategy.get("maximumOverCapacity", 1.0)))
+    ready_new = sum(1 for t in new if t["ready"])
+    ready_old = [t for t in old if t["ready"]]
+    # old tasks that may go: all the unready ones, and ready ones beyond what keeps capacity
+    keep_old = max(0, min_ready - ready_new)
+    removable = [t["id"] for t in old if not t["ready"]] + [t["id"] for t in ready_old[: len(ready_old) - keep_old]]
+    kill += removable
+    remaining = len(new) + len(old) - len(removable)
+    launch = max(0, min(wanted - len(new), max_total - remaining))
+    if launch == 0 and wanted - len(new) > 0 and not removable and old:
+        # no room to start a new task without going below capacity: free one slot anyway
+        kill.append(old[-1]["id"])
+    return launch, kill
+
+
+def health_update(record: dict, ok: bool, at: str, cause: str | None = None) -> dict:
+    """Marathon's healthCheckResults entry of a task after one check."""
+    record = dict(record)
+    if ok:
+        record.update(alive=True, consecutiveFailures=0, lastSuccess=at)
+        record.setdefault("firstSuccess", at)
+        record["firstSuccess"] = record["firstSuccess"] or at
+    else:
+        record.update(
+            alive=False,
+            consecutiveFailures=int(record.get("consecutiveFailures") or 0) + 1,
+            lastFailure=at,
+            lastFailureCause=cause,
+        )
+    return record
+
+
+def should_kill_unhealthy(record: dict, check: dict, started: float, at: float) -> bool:
+    """Marathon kills a task after maxConsecutiveFailures failures (0: never), not within the grace period
+    unless it has been healthy before."""
+    limit = int(check.get("maxConsecutiveFailures", 3))
+    if limit <= 0 or int(record.get("consecutiveFailures") or 0) < limit:
+        return False
+    return bool(record.get("firstSuccess")) or at - started > float(check.get("gracePeriodSeconds", 300))
 
 
 def task_id_for(app_id: str) -> str:
@@ -163,6 +265,9 @@ class Marathon:
         self.framework_id: str | None = None
         self.apps: dict[str, dict] = {}
         self.tasks: list[dict] = []
+        # what Marathon knows of its tasks beyond Mesos' view: host, ports, config version, health
+        self.task_meta: dict[str, dict] = {}
+        self.wake = threading.Event()
         self.abdicating = False
         self.zk = None
         master = str(flags["master"])
@@ -254,21 +359,59 @@ class Marathon:
         for child in self.zk.get_children(f"{self.state_path}/apps"):
             app = json.loads(self.zk.get(f"{self.state_path}/apps/{child}")[0])
             apps[app["id"]] = app
+        meta = {}
+        if self.zk.exists(f"{self.state_path}/tasks"):
+            for child in self.zk.get_children(f"{self.state_path}/tasks"):
+                with contextlib.suppress(Exception):
+                    meta[child] = json.loads(self.zk.get(f"{self.state_path}/tasks/{child}")[0])
         with self.lock:
             self.apps = apps
+            self.task_meta = meta
+
+    def _app_node(self, kind: str, app_id: str) -> str:
+        return f"{self.state_path}/{kind}/{app_id.strip('/').replace('/', '_')}"
+
+    def _store_version(self, app: dict) -> None:
+        """Every app version is kept (like Marathon's `/v2/apps/{id}/versions`), at most zk_max_versions."""
+        base = self._app_node("versions", app["id"])
+        self.zk.create(f"{base}/{app['version']}", json.dumps(app).encode(), makepath=True)
+        versions = sorted(self.zk.get_children(base))
+        for old in versions[: max(0, len(versions) - int(self.flags["zk_max_versions"]))]:
+            self.zk.delete(f"{base}/{old}")
+
+    def _versions(self, app_id: str) -> list[str]:
+        base = self._app_node("versions", app_id)
+        return sorted(self.zk.get_children(base), reverse=True) if self.zk.exists(base) else []
+
+    def _version(self, app_id: str, version: str) -> dict | None:
+        node = f"{self._app_node('versions', app_id)}/{version}"
+        return json.loads(self.zk.get(node)[0]) if self.zk.exists(node) else None
+
+    def _store_task(self, task_id: str, meta: dict) -> None:
+        node = f"{self.state_path}/tasks/{task_id}"
+        stored = {k: v for k, v in meta.items() if k != "health"}
+        if not self.zk.exists(node):
+            self.zk.create(node, json.dumps(stored).encode(), makepath=True)
+
+    def _forget_tasks(self, live_ids: set[str]) -> None:
+        for task_id in [t for t in self.task_meta if t not in live_ids]:
+            self.task_meta.pop(task_id, None)
+            with contextlib.suppress(Exception):
+                self.zk.delete(f"{self.state_path}/tasks/{task_id}")
 
     def _store_app(self, app: dict) -> None:
-        node = f"{self.state_path}/apps/{app['id'].strip('/').replace('/', '_')}"
+        node = self._app_node("apps", app["id"])
         data = json.dumps(app).encode()
         if self.zk.exists(node):
             self.zk.set(node, data)
         else:
             self.zk.create(node, data, makepath=True)
+        self._store_version(app)
 
     def _delete_app(self, app_id: str) -> None:
-        node = f"{self.state_path}/apps/{app_id.strip('/').replace('/', '_')}"
-        if self.zk.exists(node):
-            self.zk.delete(node)
+        for node in (self._app_node("apps", app_id), self._app_node("versions", app_id)):
+            if self.zk.exists(node):
+                self.zk.delete(node, recursive=True)
 
     def _mesos_leader(self) -> str | None:
         if self.master_url:
@@ -286,12 +429,69 @@ class Marathon:
         with self.lock:
             self.leader_since = now()
         log.info("Elected as leader (%s)", self.participant)
+        threading.Thread(target=self._health_loop, name="health", daemon=True).start()
         while True:
             try:
                 self._reconcile()
             except Exception as exc:  # noqa: BLE001
                 log.warning("Reconciliation failed: %s", exc)
-            time.sleep(2)
+            self.wake.wait(2)
+            self.wake.clear()
+
+    # ---- health checks (Marathon HTTP checks, run by the leader) ------------------------
+    def _health_loop(self) -> None:
+        last: dict[str, float] = {}
+        while True:
+            time.sleep(0.2)
+            with self.lock:
+                apps = dict(self.apps)
+                running = [t for t in self.tasks if t["state"] == "TASK_RUNNING"]
+            for task in running:
+                app = apps.get(app_of_task(task["id"]))
+                meta = self.task_meta.get(task["id"])
+                checks = [c for c in (app or {}).get("healthChecks", []) if c.get("protocol") in ("HTTP", "MESOS_HTTP")]
+                if not checks or not meta or not meta.get("ports"):
+                    continue
+                check = checks[0]
+                if now() - last.get(task["id"], 0) < float(check["intervalSeconds"]):
+                    continue
+                last[task["id"]] = now()
+                threading.Thread(target=self._check, args=(task["id"], meta, check), daemon=True).start()
+
+    def _check(self, task_id: str, meta: dict, check: dict) -> None:
+        ports = meta["ports"]
+        port = ports[int(check.get("portIndex", 0))] if int(check.get("portIndex", 0)) < len(ports) else ports[0]
+        url = f"http://{meta['ip']}:{port}{check.get('path') or '/'}"
+        cause = None
+        try:
+            status, _, _ = web.call("GET", url, timeout=float(check["timeoutSeconds"]))
+            ok = 200 <= status < 400
+            cause = None if ok else f"HTTP {status}"
+        except OSError as exc:
+            ok, cause = False, str(exc)
+        with self.lock:
+            if task_id not in self.task_meta:
+                return
+            record = health_update(meta.get("health") or {"instanceId": task_id}, ok, iso(now()), cause)
+            self.task_meta[task_id]["health"] = record
+            kill = should_kill_unhealthy(record, check, float(meta.get("started", now())), now())
+        if kill:
+            log.info("Killing unhealthy task %s (%s)", task_id, cause)
+            master = self._mesos_leader()
+            if master and self.framework_id:
+                body = {"framework_id": self.framework_id, "task_id": task_id}
+                web.call("POST", f"{master}/master/emulator/kill", body)
+            self.wake.set()
+
+    def _ready(self, app: dict, task: dict) -> bool:
+        if task["state"] != "TASK_RUNNING":
+            return False
+        if not app.get("healthChecks"):
+            return True
+        return bool(((self.task_meta.get(task["id"]) or {}).get("health") or {}).get("alive"))
+
+    def _config_version(self, app: dict) -> str:
+        return (app.get("versionInfo") or {}).get("lastConfigChangeAt") or app.get("version", "")
 
     def _reconcile(self) -> None:
         master = self._mesos_leader()
@@ -329,14 +529,33 @@ class Marathon:
         with self.lock:
             self.tasks = live
             apps = dict(self.apps)
+            self._forget_tasks(
+                {
+                    t["id"]
+                    for t in tasks
+                    if t["state"]
+                    not in ("TASK_KILLED", "TASK_FAILED", "TASK_FINISHED", "TASK_LOST", "TASK_GONE", "TASK_ERROR")
+                }
+            )
         status, payload, _ = web.call("GET", f"{master}/master/slaves")
         agents = json.loads(payload)["slaves"] if status == 200 else []
         for app_id, app in apps.items():
             mine = [t for t in live if app_of_task(t["id"]) == app_id]
-            wanted = int(app["instances"])
-            for task in mine[wanted:]:
-                web.call("POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task["id"]})
-            for _ in range(wanted - len(mine)):
+            version = self._config_version(app)
+            with self.lock:
+                plan_input = [
+                    {
+                        "id": t["id"],
+                        "version": (self.task_meta.get(t["id"]) or {}).get("version", ""),
+                        "ready": self._ready(app, t),
+                    }
+                    for t in mine
+                ]
+            launch, kill = upgrade_plan(int(app["instances"]), version, plan_input, app.get("upgradeStrategy") or {})
+            for task_id in kill:
+                web.call("POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task_id})
+            mine = [t for t in mine if t["id"] not in kill]
+            for _ in range(launch):
                 self._launch(master, fw_id, app, mine, agents)
         for task in live:
             if app_of_task(task["id"]) not in apps:
@@ -354,6 +573,23 @@ class Marathon:
             log.info("No agent has the resources for an instance of %s (%s)", app["id"], request)
             return
         command = app.get("cmd") or " ".join(app.get("args") or [])
+        port_count = max(1, len(app.get("portDefinitions") or []))
+        with self.lock:
+            used = {p for m in self.task_meta.values() if m.get("agent_id") == agent["id"] for p in m.get("ports", [])}
+        ports: list[int] = []
+        for _ in range(port_count if app.get("portDefinitions") or app.get("healthChecks") else 0):
+            port = pick_port(str((agent.get("resources") or {}).get("ports") or ""), used | set(ports))
+            if port is not None:
+                ports.append(port)
+        ip = str(agent.get("pid", "")).rsplit("@", 1)[-1].split(":")[0]
+        env = {
+            **(app.get("env") or {}),
+            "MARATHON_APP_ID": app["id"],
+            "MARATHON_APP_VERSION": app.get("version", ""),
+            "HOST": agent["hostname"],
+            **({"PORT": str(ports[0]), "PORTS": ",".join(map(str, ports))} if ports else {}),
+            **{f"PORT{i}": str(p) for i, p in enumerate(ports)},
+        }
         task = {
             "task_id": task_id_for(app["id"]),
             "name": app["id"].strip("/").replace("/", "."),
@@ -361,38 +597,71 @@ class Marathon:
             "resources": request,
             "command": {
                 "value": command,
-                "environment": {"variables": [{"name": k, "value": str(v)} for k, v in (app.get("env") or {}).items()]},
+                "environment": {"variables": [{"name": k, "value": str(v)} for k, v in env.items()]},
             },
         }
+        meta = {
+            "host": agent["hostname"],
+            "ip": ip,
+            "agent_id": agent["id"],
+            "ports": ports,
+            "version": self._config_version(app),
+            "appVersion": app.get("version", ""),
+            "started": now(),
+            "startedAt": iso(now()),
+        }
+        with self.lock:
+            self.task_meta[task["task_id"]] = meta
         status, payload, _ = web.call("POST", f"{master}/master/emulator/launch", {"framework_id": fw_id, "task": task})
         if status == 200:
+            with contextlib.suppress(Exception):
+                self._store_task(task["task_id"], meta)
             mine.append({"id": task["task_id"], "slave_id": agent["id"], "state": "TASK_STAGING"})
             agent["used_resources"] = resources.add(agent["used_resources"], request)
         else:
+            with self.lock:
+                self.task_meta.pop(task["task_id"], None)
             log.warning("Launch of %s refused: %s %s", task["task_id"], status, payload[:200])
 
     # ---- HTTP ---------------------------------------------------------------------------
+    def _task_view(self, app: dict | None, t: dict) -> dict:
+        meta = self.task_meta.get(t["id"]) or {}
+        view = {
+            "id": t["id"],
+            "appId": app_of_task(t["id"]),
+            "slaveId": t["slave_id"],
+            "state": t["state"],
+            "host": meta.get("host", t.get("hostname", "")),
+            "ipAddresses": [{"ipAddress": meta["ip"], "protocol": "IPv4"}] if meta.get("ip") else [],
+            "ports": meta.get("ports", []),
+            "version": meta.get("appVersion", ""),
+            "startedAt": meta.get("startedAt"),
+        }
+        if app and app.get("healthChecks"):
+            health = meta.get("health")
+            view["healthCheckResults"] = [health] if health else []
+        return view
+
+    def _deployments(self, app: dict) -> list[dict]:
+        tasks = [t for t in self.tasks if app_of_task(t["id"]) == app["id"]]
+        version = self._config_version(app)
+        current = [t for t in tasks if (self.task_meta.get(t["id"]) or {}).get("version") == version]
+        done = len(tasks) == len(current) == int(app["instances"]) and all(self._ready(app, t) for t in tasks)
+        return [] if done else [{"id": f"{app['id'].strip('/')}-{app.get('version', '')}"}]
+
     def _app_view(self, app: dict, embed_tasks: bool) -> dict:
         tasks = [t for t in self.tasks if app_of_task(t["id"]) == app["id"]]
+        health = [((self.task_meta.get(t["id"]) or {}).get("health") or {}) for t in tasks]
         view = {
             **app,
             "tasksRunning": sum(t["state"] == "TASK_RUNNING" for t in tasks),
             "tasksStaged": sum(t["state"] != "TASK_RUNNING" for t in tasks),
-            "tasksHealthy": 0,
-            "tasksUnhealthy": 0,
-            "deployments": [],
+            "tasksHealthy": sum(bool(h.get("alive")) for h in health) if app.get("healthChecks") else 0,
+            "tasksUnhealthy": sum(bool(h) and not h.get("alive") for h in health) if app.get("healthChecks") else 0,
+            "deployments": self._deployments(app),
         }
         if embed_tasks:
-            view["tasks"] = [
-                {
-                    "id": t["id"],
-                    "appId": app["id"],
-                    "slaveId": t["slave_id"],
-                    "state": t["state"],
-                    "host": t.get("hostname", ""),
-                }
-                for t in tasks
-            ]
+            view["tasks"] = [self._task_view(app, t) for t in tasks]
         return view
 
     def info(self) -> dict:
@@ -511,22 +780,30 @@ class Marathon:
         if path == "/v2/tasks":
             with self.lock:
                 return web.Response.json(
-                    {
-                        "tasks": [
-                            {
-                                "id": t["id"],
-                                "appId": app_of_task(t["id"]),
-                                "slaveId": t["slave_id"],
-                                "state": t["state"],
-                            }
-                            for t in self.tasks
-                        ]
-                    }
+                    {"tasks": [self._task_view(self.apps.get(app_of_task(t["id"])), t) for t in self.tasks]}
+                )
+        if path == "/v2/deployments":
+            with self.lock:
+                return web.Response.json(
+                    [
+                        {**d, "affectedApps": [a["id"]], "version": a.get("version")}
+                        for a in self.apps.values()
+                        for d in self._deployments(a)
+                    ]
                 )
         if path == "/v2/apps":
             return self._apps(req)
         if path.startswith("/v2/apps/"):
-            return self._app(req, path[len("/v2/apps") :])
+            rest = path[len("/v2/apps") :]
+            if "/versions" in rest:
+                return self._app_versions(req, *rest.split("/versions", 1))
+            if rest.endswith("/tasks"):
+                with self.lock:
+                    app = self.apps.get("/" + rest[: -len("/tasks")].strip("/"))
+                    if app is None:
+                        return web.Response.json({"message": f"App '{rest[: -len('/tasks')]}' does not exist"}, 404)
+                    return web.Response.json({"tasks": self._app_view(app, True)["tasks"]})
+            return self._app(req, rest)
         return web.Response.json({"message": "Not found"}, 404)
 
     def _apps(self, req: web.Request) -> web.Response:
@@ -543,8 +820,10 @@ class Marathon:
             if app["id"] in self.apps:
                 return web.Response.json({"message": f"An app with id [{app['id']}] already exists."}, 409)
             app["version"] = iso(now())
+            app["versionInfo"] = version_info_for(None, app, app["version"])
             self.apps[app["id"]] = app
             self._store_app(app)
+            self.wake.set()
             return web.Response.json(self._app_view(app, False), 201, {"Location": f"/v2/apps{app['id']}"})
 
     def _app(self, req: web.Request, app_id: str) -> web.Response:
@@ -561,9 +840,16 @@ class Marathon:
                     return web.Response.json({"message": f"App '{app_id}' does not exist"}, 404)
                 del self.apps[app_id]
                 self._delete_app(app_id)
+                self.wake.set()
                 return web.Response.json(deployment)
             if req.method in ("PUT", "PATCH"):
                 body = req.json() or {}
+                if isinstance(body, dict) and body.get("version") and app is not None:
+                    # rollback: `{"version": "<an earlier version>"}` restores that definition
+                    earlier = self._version(app_id, str(body["version"]))
+                    if earlier is None:
+                        return web.Response.json({"message": f"Version {body['version']} of {app_id} not found"}, 404)
+                    body = {k: v for k, v in earlier.items() if k not in ("version", "versionInfo")}
                 try:
                     merged = normalize_app({**(app or {}), **body}, app_id)  # type: ignore[arg-type]
                 except (ValueError, TypeError) as exc:
@@ -571,12 +857,28 @@ class Marathon:
                         {"message": "Object is not valid", "details": [{"errors": [str(exc)]}]}, 422
                     )
                 merged["version"] = deployment["version"]
+                merged["versionInfo"] = version_info_for(app, merged, merged["version"])
                 self.apps[app_id] = merged
                 self._store_app(merged)
+                self.wake.set()
                 if app is None:
                     return web.Response.json(self._app_view(merged, False), 201)
                 return web.Response.json(deployment)
         return web.Response(405)
+
+    def _app_versions(self, req: web.Request, app_id: str, version: str) -> web.Response:
+        app_id = "/" + app_id.strip("/")
+        version = version.strip("/")
+        if req.method != "GET":
+            return web.Response(405)
+        if app_id not in self.apps:
+            return web.Response.json({"message": f"App '{app_id}' does not exist"}, 404)
+        if not version:
+            return web.Response.json({"versions": self._versions(app_id)})
+        found = self._version(app_id, version)
+        if found is None:
+            return web.Response.json({"message": f"Version {version} of {app_id} not found"}, 404)
+        return web.Response.json(found)
 
 
 def _redact(url: str) -> str:
