@@ -107,6 +107,18 @@ def cmd_down(args: argparse.Namespace) -> int:
     return stacks.down(args.stack, inventory=args.inventory)
 
 
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from stackbench.compare.evaluate import compare
+
+    compare(args.inventory, _csv(args.stacks), args.instances, args.out, _csv(args.faults), set(_csv(args.skip)),
+            sys.stdout)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stackbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     down_p.add_argument("stack")
     down_p.add_argument("-i", "--inventory")
     down_p.set_defaults(func=cmd_down)
+    cmp_p = sub.add_parser("compare", help="evaluate both stacks the same way and write a report "
+                                            "(on the labs when no inventory is given)")
+    cmp_p.add_argument("-i", "--inventory", help="an inventory with the groups of one or both stacks")
+    cmp_p.add_argument("--stacks", default="mesos,kubernetes", help="comma-separated (default: mesos,kubernetes)")
+    cmp_p.add_argument("--instances", type=int, default=3, help="instances of the workload (default: 3)")
+    cmp_p.add_argument("--out", help="parent directory of the run directory (default: results/compare)")
+    cmp_p.add_argument("--faults", default="kill", help="ha_failover faults, comma-separated (default: kill)")
+    cmp_p.add_argument("--skip", default="", help="step ids to leave out, comma-separated (e.g. failover,standup)")
+    cmp_p.set_defaults(func=cmd_compare)
     from stackbench.compare.report import add_report_parser
 
     add_report_parser(sub)

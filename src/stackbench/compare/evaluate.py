@@ -1,0 +1,468 @@
+"""`stackbench compare`: stand up both stacks (reusing running ones), run the same evaluation on
+each, write results/compare/<run_id>/results.json (docs/compare-results.md) and the report.
+
+Progress goes to the terminal as `[mm:ss] <stack>: <step> ...`; playbook output goes to log files
+in the run directory. A failing step is recorded with its error and the run goes on; faults the
+run injects (a killed host, an unhealthy instance) are healed before it moves on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from stackbench.compare import logic
+from stackbench.compare.workload import NotRun, StepError
+from stackbench.errors import StackbenchError
+from stackbench.paths import REPO_ROOT, results_dir
+
+STACKS = ("mesos", "kubernetes")
+VERSION_KEYS = {"mesos": ("zookeeper", "mesos", "marathon"), "kubernetes": ("etcd", "kubernetes")}
+
+
+def lab_lock_path(lab: str) -> Path:
+    return Path(f"/tmp/stackbench-{lab}.lab.lock")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def machine() -> dict[str, Any]:
+    memory = None
+    with contextlib.suppress(OSError, ValueError):
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"hostname": socket.gethostname(), "cpus": os.cpu_count(), "memory_bytes": memory,
+            "kernel": platform.release()}
+
+
+class Run:
+    """One compare run: the clock, progress lines, the run directory and results.json."""
+
+    def __init__(self, out: TextIO, inventory_label: str, run_root: Path | None = None) -> None:
+        self.out = out
+        self.started = time.monotonic()
+        self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.dir = (run_root or results_dir() / "compare") / self.run_id
+        (self.dir / "raw").mkdir(parents=True, exist_ok=True)
+        self.results: dict[str, Any] = {
+            "schema": "stackbench.compare/1", "run_id": self.run_id, "started_at": utc_now(),
+            "finished_at": None, "duration_s": None, "inventory": inventory_label, "machine": machine(),
+            "stacks": {},
+        }
+
+    def say(self, text: str) -> None:
+        print(f"{logic.stamp(time.monotonic() - self.started)} {text}", file=self.out, flush=True)
+
+    def save(self) -> Path:
+        path = self.dir / "results.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.results, indent=2, default=str) + "\n")
+        tmp.replace(path)
+        return path
+
+    def finish(self) -> Path:
+        self.results["finished_at"] = utc_now()
+        self.results["duration_s"] = round(time.monotonic() - self.started, 1)
+        return self.save()
+
+    def playbook(self, playbook: str, inventory: Path, extra_vars: dict[str, Any] | None, label: str) -> Any:
+        """Run a playbook with its output in the run directory; the result (rc, seconds, changed, ...)."""
+        from stackbench.runner import run_playbook
+
+        log = self.dir / f"{label}.log"
+        with log.open("a") as handle:
+            result = run_playbook(playbook, inventory, extra_vars, label=label, out=handle)
+        self.say(f"    playbooks/{playbook}: rc={result.rc} in {result.seconds:.0f} s ({result.changed} changed), "
+                 f"log {log}")
+        return result
+
+
+class StackRun:
+    """One stack's part of a run: its entry in results.json and its steps."""
+
+    def __init__(self, run: Run, stack: str, inventory: Path, is_lab: bool) -> None:
+        self.run = run
+        self.stack = stack
+        self.inventory = inventory
+        self.is_lab = is_lab
+        document = yaml.safe_load(inventory.read_text()) if inventory.exists() else {}
+        self.groups, self.addresses = logic.inventory_groups(document or {})
+        self.emulated = stack == "mesos" and is_lab
+        self.entry: dict[str, Any] = {
+            "label": logic.STACK_LABELS[stack], "status": "evaluated", "reason": None, "emulated": self.emulated,
+            "emulated_components": ["mesos-master", "mesos-agent", "marathon"] if self.emulated else [],
+            "versions": {}, "hosts": self.host_rows(), "steps": [],
+        }
+        run.results["stacks"][stack] = self.entry
+        self.evaluator: Any = None
+
+    def host_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for host, address in self.addresses.items():
+            groups = [g for g in logic.STACK_GROUPS[self.stack] if host in self.groups.get(g, [])]
+            if groups:
+                rows.append({"name": host, "groups": groups, "address": address})
+        return rows
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the shared lab lock while measuring or injecting faults (labs are shared between sessions)."""
+        if not self.is_lab:
+            yield
+            return
+        with lab_lock_path(self.stack).open("a") as handle:
+            waited = time.monotonic()
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.run.say(f"{self.stack}: waiting for the lab lock {lab_lock_path(self.stack)} ...")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                self.run.say(f"{self.stack}: got the lab lock after {time.monotonic() - waited:.0f} s")
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def step(self, step_id: str, title: str, method: str, func: Callable[[], dict[str, Any]],
+             emulated: bool | None = None, hosts: Callable[[], str] | str = "", locked: bool = True) -> dict:
+        """Run one step; whatever happens it ends up in results.json."""
+        record: dict[str, Any] = {"id": step_id, "title": title, "status": "ok", "error": None,
+                                  "emulated": self.emulated if emulated is None else emulated,
+                                  "method": method, "hosts": "", "figures": {}}
+        self.entry["steps"].append(record)
+        self.run.say(f"{self.stack}: {title} ...")
+        started = time.monotonic()
+        try:
+            with self.lock() if locked else contextlib.nullcontext():
+                record["figures"] = func() or {}
+                with contextlib.suppress(Exception):
+                    record["hosts"] = hosts() if callable(hosts) else hosts
+        except NotRun as exc:
+            record.update(status="not_run", error=str(exc))
+        except (StepError, StackbenchError, OSError, ValueError, KeyError, StopIteration, TypeError) as exc:
+            record.update(status="failed", error=f"{exc.__class__.__name__}: {exc}"[:500])
+        record["elapsed_s"] = round(time.monotonic() - started, 1)
+        if not record["hosts"]:
+            with contextlib.suppress(Exception):
+                record["hosts"] = hosts() if callable(hosts) else hosts
+        self.run.say(f"{self.stack}: {title}: {record['status']} in {record['elapsed_s']:.0f} s"
+                     + (f" ({record['error']})" if record["error"] else f" {short(record['figures'])}"))
+        self.entry["status"] = logic.stack_status(self.entry["steps"])
+        self.run.save()
+        return record
+
+
+def short(figures: dict[str, Any]) -> str:
+    keep = {k: v for k, v in figures.items() if isinstance(v, int | float | str) and len(str(v)) < 40}
+    return json.dumps(keep)[:200]
+
+
+# ---- the stacks' own steps ------------------------------------------------------------------
+
+
+def standup(stack_run: StackRun, known_up: bool | None) -> dict[str, Any]:
+    """Run the stack's playbook; twice when it was not known to be up (cold, then warm). On real hosts
+    (`known_up` None) a first run that changed nothing means the stack was already up."""
+    from stackbench.stacks import STACK_PLAYBOOKS
+
+    playbook = STACK_PLAYBOOKS[stack_run.stack]
+    first = stack_run.run.playbook(playbook, stack_run.inventory, None, f"up-{stack_run.stack}")
+    if first.rc != 0:
+        raise StepError(f"playbooks/{playbook} failed: {(first.failures or [first.status])[0]}")
+    if known_up is None:
+        known_up = first.changed == 0
+    second = None
+    if not known_up:
+        second = stack_run.run.playbook(playbook, stack_run.inventory, None, f"up-{stack_run.stack}-warm")
+        if second.rc != 0:
+            raise StepError(f"warm re-run of playbooks/{playbook} failed: {(second.failures or [second.status])[0]}")
+    figures = logic.standup_figures(vars(first), vars(second) if second else None, reused=known_up)
+    figures["timings_files"] = [str(r.timings_file) for r in (first, second) if r is not None and r.timings_file]
+    return figures
+
+
+def failover(stack_run: StackRun, faults: list[str]) -> dict[str, Any]:
+    components = []
+    for system in logic.FAILOVER_SYSTEMS[stack_run.stack]:
+        if not stack_run.groups.get(failover_group(system)):
+            continue
+        out_dir = stack_run.run.dir / "raw" / f"ha-{system}"
+        with stack_run.lock():
+            stack_run.run.say(f"{stack_run.stack}: failover of {system} ({', '.join(faults)}) ...")
+            result = stack_run.run.playbook("validate-ha.yml", stack_run.inventory,
+                                            {"ha_system": system, "ha_faults": faults,
+                                             "ha_results_dir": str(out_dir)}, f"ha-{system}")
+        files = sorted(out_dir.glob("ha-*.json"))
+        if not files:
+            components.append({"system": system, "fault": ",".join(faults), "status": "failed",
+                               "error": f"validate-ha wrote no results (rc={result.rc}: "
+                                        f"{(result.failures or [result.status])[0]})",
+                               "emulated": system in logic.EMULATED_SYSTEMS})
+            continue
+        for run in json.loads(files[-1].read_text()):
+            components.append(logic.failover_component(run))
+    if not components:
+        raise NotRun("no control-plane group in the inventory")
+    failed = [c for c in components if c["status"] == "failed"]
+    if failed and len(failed) == len(components):
+        raise StepError("; ".join(f"{c['system']} {c['fault']}: {c['error']}" for c in failed)[:500])
+    return {"components": components}
+
+
+def failover_group(system: str) -> str:
+    return {"kube_apiserver": "kube_control_plane", "kube_controller_manager": "kube_control_plane",
+            "kube_scheduler": "kube_control_plane"}.get(system, system)
+
+
+def capacity(stack_run: StackRun) -> dict[str, Any]:
+    out_dir = stack_run.run.dir / "raw" / f"capacity-{stack_run.stack}"
+    result = stack_run.run.playbook("capacity.yml", stack_run.inventory, {"capacity_results_dir": str(out_dir)},
+                                    f"capacity-{stack_run.stack}")
+    files = sorted(out_dir.glob("capacity-*.json"))
+    if not files:
+        raise StepError(f"capacity.yml wrote no report (rc={result.rc}: {(result.failures or [result.status])[0]})")
+    report = json.loads(files[-1].read_text())
+    workers = set(stack_run.groups.get("kube_nodes", []) + stack_run.groups.get("mesos_agents", []))
+    hosts = [h["name"] for h in stack_run.entry["hosts"]]
+    return {"nodes": logic.capacity_nodes(report, hosts), "workload_hosts": sorted(workers),
+            "unmeasured": report.get("unmeasured_hosts", [])}
+
+
+def control_plane_cost(stack_run: StackRun) -> dict[str, Any]:
+    out = stack_run.run.dir / "raw" / f"control-plane-cost-{stack_run.stack}.json"
+    result = stack_run.run.playbook("control-plane-cost.yml", stack_run.inventory, {"cost_results_file": str(out)},
+                                    f"cost-{stack_run.stack}")
+    if not out.exists():
+        raise StepError(f"control-plane-cost.yml wrote nothing (rc={result.rc}: "
+                        f"{(result.failures or [result.status])[0]})")
+    samples = json.loads(out.read_text())
+    daemons = []
+    for host in sorted(samples):
+        daemons.extend(logic.daemon_costs(host, samples[host], logic.STACK_DAEMONS[stack_run.stack]))
+    if not daemons:
+        raise StepError("no control-plane daemon found on any host")
+    return {"daemons": daemons, "interval_s": next(iter(samples.values())).get("interval"),
+            "total_cpu_percent": round(sum(d["cpu_percent"] for d in daemons), 1),
+            "total_rss_bytes": sum(d["rss_bytes"] for d in daemons)}
+
+
+# ---- evaluators ------------------------------------------------------------------------------
+
+
+def make_evaluator(stack_run: StackRun, lab: Any) -> Any:
+    addr = stack_run.addresses
+    if stack_run.stack == "mesos":
+        from stackbench.compare.marathon_eval import MarathonEval
+
+        return MarathonEval([f"http://{addr[h]}:8080" for h in stack_run.groups["marathon"]],
+                            [f"http://{addr[h]}:5050" for h in stack_run.groups["mesos_masters"]],
+                            lab=lab, log=stack_run.run.say)
+    from stackbench.compare.kubernetes_eval import KubeAPI, KubernetesEval
+
+    kubeconfig = REPO_ROOT / ".stackbench" / "stackbench-kubernetes-admin.kubeconfig"
+    if not kubeconfig.exists():
+        raise StepError(f"no admin kubeconfig at {kubeconfig} (the kubernetes role writes it)")
+    api = KubeAPI(kubeconfig, [f"https://{addr[h]}:6443" for h in stack_run.groups["kube_control_plane"]])
+    evaluator = KubernetesEval(api, {h: addr[h] for h in stack_run.groups["kube_nodes"]}, lab=lab,
+                               log=stack_run.run.say)
+    evaluator.control_plane = list(stack_run.groups["kube_control_plane"])
+    return evaluator
+
+
+WORKLOAD_METHODS = {
+    "mesos": {
+        "deploy": "POST /v2/apps (python3 HTTP server on $PORT0, HTTP health check), poll GET /v2/apps/<id> until "
+                  "every task runs, is healthy and answers HTTP",
+        "scale": "PUT /v2/apps/<id> {instances}, timed until the count is reached and every task answers",
+        "rolling_update": "PUT /v2/apps/<id> with a new env value (upgradeStrategy minimumHealthCapacity 1, "
+                          "maximumOverCapacity 1); a client requests throughout over the healthy tasks Marathon "
+                          "lists (refreshed every second)",
+        "rollback": "PUT /v2/apps/<id> {version: <the earlier version>} (Marathon's rollback); client as above",
+        "kill_instance": "the task's process exits (GET /crash); timed until a replacement runs and answers",
+        "kill_host": "docker kill of the agent host with the most tasks; timed until every lost task runs "
+                     "elsewhere; then the host is started and its agent re-registers",
+        "health_check": "GET /sick makes a task fail its HTTP health check (1 s interval, 3 failures); detect = "
+                        "Marathon reports it unhealthy, replace = a healthy replacement runs",
+        "discovery": "60 requests to GET /host over the tasks Marathon lists",
+    },
+    "kubernetes": {
+        "deploy": "POST Namespace, NodePort Service, Deployment (busybox httpd, readiness/liveness probes); poll "
+                  "until every pod is ready and answers through the Service",
+        "scale": "PATCH spec.replicas, timed until the count is reached and every pod answers through the Service",
+        "rolling_update": "PATCH the pod template's env (maxSurge 100%, maxUnavailable 0); a client requests "
+                          "throughout over the Ready nodes' NodePorts",
+        "rollback": "the previous ReplicaSet's template back into the Deployment (what kubectl rollout undo does); "
+                    "client as above",
+        "kill_instance": "DELETE a pod (grace 0); timed until a replacement is ready and answers",
+        "kill_host": "docker kill of the node host with the most pods (a worker first); timed until every lost pod "
+                     "runs elsewhere (pods tolerate unreachable for 10 s); then the host is started and the node is "
+                     "Ready again",
+        "health_check": "GET /cgi-bin/sick removes the file both probes read; detect = pod not Ready (readiness, 1 "
+                        "failure), replace = the kubelet restarted the container (liveness, 3 failures) and it is "
+                        "Ready",
+        "discovery": "60 requests to /cgi-bin/host over the NodePorts",
+    },
+}
+
+
+def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int, faults: list[str],
+                   skip: set[str]) -> None:
+    is_lab = inventory is None
+    lab = None
+    lab_existed = True
+    if is_lab:
+        from stackbench.lab.lab import Lab
+
+        lab = Lab(stack)
+        lab_existed = lab.inventory_path.exists() and lab.exists()
+        inventory_path = lab.inventory_path
+    else:
+        inventory_path = inventory
+    stack_run = StackRun(run, stack, inventory_path, is_lab)
+    if not is_lab:
+        missing = logic.missing_groups(stack, stack_run.groups)
+        if missing:
+            stack_run.entry.update(status="not_evaluated", reason=f"inventory lacks groups: {', '.join(missing)}")
+            run.say(f"{stack}: not evaluated: {stack_run.entry['reason']}")
+            run.save()
+            return
+    all_hosts = ", ".join(h["name"] for h in stack_run.host_rows()) or "(new lab)"
+
+    def stand_up() -> dict[str, Any]:
+        if is_lab:
+            from stackbench.stacks import _lab_inventory
+
+            if not lab_existed:
+                run.say(f"{stack}: creating the lab (no {stack} lab is up)")
+            _lab_inventory(stack, None)
+            document = yaml.safe_load(inventory_path.read_text())
+            stack_run.groups, stack_run.addresses = logic.inventory_groups(document or {})
+            stack_run.entry["hosts"] = stack_run.host_rows()
+        return standup(stack_run, lab_existed if is_lab else None)
+
+    if "standup" not in skip:
+        record = stack_run.step("standup", "Stand up (cold when new, then warm)",
+                                "playbooks/" + ("mesos.yml" if stack == "mesos" else "kubernetes.yml")
+                                + " through ansible-runner; seconds from the run (task timings in timings_files)",
+                                stand_up, emulated=stack_run.emulated, hosts=lambda: all_hosts_now(stack_run))
+        if record["status"] == "failed" and not inventory_path.exists():
+            stack_run.entry.update(status="not_evaluated", reason=record["error"])
+            run.save()
+            return
+
+    try:
+        with stack_run.lock():
+            stack_run.evaluator = make_evaluator(stack_run, lab)
+            stack_run.entry["versions"] = versions(stack, stack_run.evaluator)
+    except (StepError, OSError, KeyError, ValueError) as exc:
+        stack_run.entry.update(status="partial", reason=f"cannot reach the stack's API: {exc}")
+        run.say(f"{stack}: cannot reach the stack's API: {exc}")
+        stack_run.evaluator = None
+    ev = stack_run.evaluator
+    methods = WORKLOAD_METHODS[stack]
+
+    def workload(step_id: str, title: str, func: Callable[[], dict[str, Any]], prepare: bool = True) -> None:
+        if step_id in skip:
+            return
+        if ev is None:
+            stack_run.entry["steps"].append({"id": step_id, "title": title, "status": "not_run",
+                                             "error": "the stack's API could not be reached", "emulated":
+                                             stack_run.emulated, "method": methods[step_id], "hosts": "",
+                                             "figures": {}})
+            return
+
+        def body() -> dict[str, Any]:
+            if prepare:
+                ev.ensure_instances()
+            return func()
+
+        stack_run.step(step_id, title, methods[step_id], body, hosts=ev.hosts)
+
+    workload("deploy", f"Deploy {instances} instances", lambda: ev.deploy(instances), prepare=False)
+    workload("discovery", "Service discovery and load balancing", lambda: ev.discovery())
+    workload("scale", f"Scale 1 -> {instances} -> 1", lambda: ev.scale(instances))
+    workload("rolling_update", "Rolling update to a new version", lambda: ev.rolling_update())
+    workload("rollback", "Roll back to the previous version", lambda: ev.rollback())
+    workload("kill_instance", "Kill an instance", lambda: ev.kill_instance())
+    workload("health_check", "Failing health check detected and replaced", lambda: ev.health_check())
+    if "capacity" not in skip:
+        stack_run.step("capacity", "Node capacity", "playbooks/capacity.yml (node_capacity on every host, the "
+                       "cluster's own view of offered resources), with the workload running",
+                       lambda: capacity(stack_run), hosts=all_hosts)
+    if "control_plane_cost" not in skip:
+        stack_run.step("control_plane_cost", "Control-plane cost (CPU, RSS per daemon)",
+                       "playbooks/control-plane-cost.yml: /proc/<pid>/stat and status of each daemon sampled twice "
+                       "5 s apart on every host (CPU % of one core), with the workload running",
+                       lambda: control_plane_cost(stack_run), hosts=all_hosts)
+    workload("kill_host", "Kill a whole worker host", lambda: ev.kill_host())
+    if ev is not None:
+        with contextlib.suppress(Exception), stack_run.lock():
+            run.say(f"{stack}: removing the workload")
+            ev.cleanup()
+    if "failover" not in skip:
+        stack_run.step("failover", "Control-plane failover (ha_failover)",
+                       f"playbooks/validate-ha.yml per system, faults: {', '.join(faults)} (leader taken down while "
+                       "a client writes; time to a new leader, write outage, lost acknowledged writes)",
+                       lambda: failover(stack_run, faults), emulated=stack_run.emulated, hosts=all_hosts,
+                       locked=False)
+
+
+def all_hosts_now(stack_run: StackRun) -> str:
+    return ", ".join(h["name"] for h in stack_run.host_rows())
+
+
+def versions(stack: str, evaluator: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with contextlib.suppress(Exception):
+        text = evaluator.describe()
+        out["api"] = text
+        if stack == "mesos":
+            out["marathon"] = text.split()[1]
+        else:
+            out["kubernetes"] = text.split()[1]
+    return out
+
+
+def compare(inventory: str | None, stacks: list[str], instances: int, out_dir: str | None, faults: list[str],
+            skip: set[str], out: TextIO) -> Path:
+    for stack in stacks:
+        if stack not in STACKS:
+            raise StackbenchError(f"unknown stack {stack!r} for compare", f"use: {', '.join(STACKS)}", exit_code=2)
+    if instances < 2:
+        raise StackbenchError(f"--instances {instances} is too small", "use 2 or more (scaling goes 1 -> N -> 1)",
+                              exit_code=2)
+    inventory_path = Path(inventory) if inventory else None
+    if inventory_path is not None and not inventory_path.exists():
+        raise StackbenchError(f"inventory {inventory} does not exist", "give a path to an inventory file",
+                              exit_code=2)
+    run = Run(out, inventory or "lab", Path(out_dir) if out_dir else None)
+    run.say(f"compare: run {run.run_id} on {inventory or 'the lab'}; stacks {', '.join(stacks)}; "
+            f"{instances} instances; results in {run.dir}")
+    try:
+        for stack in stacks:
+            evaluate_stack(run, stack, inventory_path, instances, faults, skip)
+    finally:
+        path = run.finish()
+        run.say(f"compare: results in {path}")
+        with contextlib.suppress(ImportError):
+            from stackbench.compare import report
+
+            if hasattr(report, "write_report"):
+                try:
+                    written = report.write_report(run.dir)
+                    run.say(f"compare: report written {written or ''}")
+                except Exception as exc:  # noqa: BLE001 - the figures are saved; say why the report is not
+                    run.say(f"compare: the report could not be rendered: {exc}")
+    return run.dir

@@ -1,0 +1,259 @@
+"""The pure parts of `stackbench compare`: inventory checks, timing and spread arithmetic,
+parsing of Marathon/Kubernetes/capacity/failover/process documents. No I/O here."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+STACK_GROUPS = {
+    "mesos": ("zookeeper", "mesos_masters", "mesos_agents", "marathon"),
+    "kubernetes": ("etcd", "kube_control_plane", "kube_nodes"),
+}
+STACK_LABELS = {"mesos": "ZooKeeper + Mesos + Marathon", "kubernetes": "etcd + Kubernetes"}
+FAILOVER_SYSTEMS = {
+    "mesos": ("zookeeper", "mesos_masters", "marathon"),
+    "kubernetes": ("etcd", "kube_apiserver", "kube_controller_manager", "kube_scheduler"),
+}
+EMULATED_SYSTEMS = {"mesos_masters", "marathon"}
+
+# Control-plane daemons: name -> regex over a process's command line (first match wins, in this order).
+DAEMONS: tuple[tuple[str, str], ...] = (
+    ("zookeeper", r"org\.apache\.zookeeper\.server\.quorum\.QuorumPeerMain"),
+    ("mesos-master", r"(^|/)mesos-master(\s|$)"),
+    ("mesos-agent", r"(^|/)mesos-agent(\s|$)"),
+    ("marathon", r"(^|/)marathon(\s|$)"),
+    ("etcd", r"(^|/)etcd(\s|$)"),
+    ("kube-apiserver", r"(^|/)kube-apiserver(\s|$)"),
+    ("kube-controller-manager", r"(^|/)kube-controller-manager(\s|$)"),
+    ("kube-scheduler", r"(^|/)kube-scheduler(\s|$)"),
+    ("kubelet", r"(^|/)kubelet(\s|$)"),
+    ("kube-proxy", r"(^|/)kube-proxy(\s|$)"),
+    ("containerd", r"(^|/)containerd(\s|$)"),
+    ("haproxy", r"(^|/)haproxy(\s|$)"),
+)
+STACK_DAEMONS = {
+    "mesos": ("zookeeper", "mesos-master", "mesos-agent", "marathon"),
+    "kubernetes": ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
+                   "kube-proxy", "containerd", "haproxy"),
+}
+
+
+def missing_groups(stack: str, groups: Mapping[str, Iterable[str]]) -> list[str]:
+    """The groups `stack` needs that the inventory lacks or leaves empty."""
+    return [g for g in STACK_GROUPS[stack] if not list(groups.get(g) or [])]
+
+
+def inventory_groups(document: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """A YAML inventory (as loaded) -> ({group: [hosts]}, {host: address}); nested children are flattened."""
+    groups: dict[str, list[str]] = {}
+    addresses: dict[str, str] = {}
+
+    def walk(name: str, node: Mapping[str, Any] | None) -> list[str]:
+        node = node or {}
+        hosts: list[str] = []
+        for host, hostvars in (node.get("hosts") or {}).items():
+            hosts.append(host)
+            address = (hostvars or {}).get("ansible_host")
+            if address or host not in addresses:
+                addresses[host] = str(address or host)
+        for child, child_node in (node.get("children") or {}).items():
+            hosts.extend(walk(child, child_node))
+        unique = list(dict.fromkeys(hosts))
+        groups[name] = list(dict.fromkeys(groups.get(name, []) + unique))
+        return unique
+
+    for name, node in (document or {}).items():
+        walk(name, node)
+    return groups, addresses
+
+
+def stamp(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"[{seconds // 60:02d}:{seconds % 60:02d}]"
+
+
+def spread(responders: Iterable[str]) -> dict[str, int]:
+    """How many requests each instance answered, most first."""
+    return dict(Counter(r for r in responders if r).most_common())
+
+
+def spread_evenness(counts: Mapping[str, int]) -> float | None:
+    """min/max of the per-instance counts (1.0 = perfectly even), None without answers."""
+    values = [v for v in counts.values() if v]
+    return round(min(values) / max(values), 3) if values else None
+
+
+def first_word(text: str) -> str:
+    """The responder of a workload answer: its first word (pod name or Mesos task id)."""
+    words = text.split()
+    return words[0] if words else ""
+
+
+# ---- Marathon ----------------------------------------------------------------------------
+
+
+def marathon_endpoints(app: Mapping[str, Any], healthy_only: bool = True) -> list[str]:
+    """`http://ip:port` of each running task (healthy ones when the app has health checks)."""
+    out = []
+    for task in app.get("tasks") or []:
+        if task.get("state", "TASK_RUNNING") != "TASK_RUNNING" or not task.get("ports"):
+            continue
+        if healthy_only and app.get("healthChecks"):
+            results = task.get("healthCheckResults") or []
+            if not results or not all(r.get("alive") for r in results):
+                continue
+        ips = task.get("ipAddresses") or []
+        host = ips[0]["ipAddress"] if ips else task.get("host")
+        out.append(f"http://{host}:{task['ports'][0]}")
+    return out
+
+
+def marathon_settled(app: Mapping[str, Any], instances: int, version: str | None = None) -> bool:
+    """All `instances` tasks run (and are healthy when checked), no deployment left, all of `version`."""
+    tasks = [t for t in app.get("tasks") or [] if t.get("state") == "TASK_RUNNING"]
+    if len(tasks) != instances or len(app.get("tasks") or []) != instances or app.get("deployments"):
+        return False
+    if version is not None and any(t.get("version") != version for t in tasks):
+        return False
+    return not app.get("healthChecks") or int(app.get("tasksHealthy") or 0) == instances
+
+
+def task_hosts(app: Mapping[str, Any]) -> Counter:
+    return Counter(t.get("host", "") for t in app.get("tasks") or [] if t.get("state") == "TASK_RUNNING")
+
+
+# ---- Kubernetes --------------------------------------------------------------------------
+
+
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def pod_restarts(pod: Mapping[str, Any]) -> int:
+    return sum(int(c.get("restartCount") or 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
+
+
+def pods_ready(pods: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [p["metadata"]["name"] for p in pods if pod_ready(p)]
+
+
+def pod_nodes(pods: Iterable[Mapping[str, Any]]) -> Counter:
+    return Counter((p.get("spec") or {}).get("nodeName", "") for p in pods
+                   if not (p.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def deployment_settled(deployment: Mapping[str, Any], pods: list[Mapping[str, Any]], replicas: int,
+                       template_hash: str | None = None) -> bool:
+    """The Deployment observed its spec, `replicas` pods are ready and no other pod is left."""
+    meta, status = deployment.get("metadata") or {}, deployment.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return False
+    if int(status.get("updatedReplicas") or 0) != replicas or int(status.get("readyReplicas") or 0) != replicas:
+        return False
+    if int(status.get("replicas") or 0) != replicas:
+        return False
+    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    if len(live) != replicas or not all(pod_ready(p) for p in live):
+        return False
+    if template_hash is not None:
+        return all((p["metadata"].get("labels") or {}).get("pod-template-hash") == template_hash for p in live)
+    return True
+
+
+# ---- capacity, failover, processes ----------------------------------------------------------
+
+
+def capacity_nodes(report: Mapping[str, Any], hosts: Iterable[str]) -> list[dict[str, Any]]:
+    """Rows of a capacity-*.json (playbooks/capacity.yml) for `hosts`, in the compare format."""
+    wanted = set(hosts)
+    rows = []
+    for row in report.get("hosts") or []:
+        if row.get("host") not in wanted:
+            continue
+        offered_cpus = row.get("kubernetes_allocatable_cpu_cores", row.get("mesos_resources_cpus"))
+        offered_mem = row.get("kubernetes_allocatable_memory_bytes", row.get("mesos_resources_mem_bytes"))
+        rows.append({
+            "host": row.get("host"),
+            "cpus": row.get("logical_cpus"),
+            "memory_bytes": row.get("memory_total_bytes"),
+            "offered_cpus": offered_cpus,
+            "offered_memory_bytes": offered_mem,
+            "used_cpus": row.get("mesos_used_cpus"),
+            "used_memory_bytes": row.get("mesos_used_mem_bytes"),
+        })
+    return rows
+
+
+def failover_component(run: Mapping[str, Any]) -> dict[str, Any]:
+    """One ha_failover result (results/ha-*.json entry) in the compare format."""
+    system = run.get("system") or (run.get("item") or ["?"])[0]
+    fault = run.get("fault") or ((run.get("item") or [None, "?"])[1])
+    bounds = run.get("bounds_seconds") or {}
+    error = None
+    if run.get("failed"):
+        error = str(run.get("msg") or "failed")[:300]
+    elif run.get("problems"):
+        error = "; ".join(map(str, run["problems"]))[:300]
+    not_implemented = bool(error and "not implemented" in error.lower())
+    return {
+        "system": system,
+        "fault": fault,
+        "status": "not_run" if not_implemented else ("failed" if error else "ok"),
+        "error": error,
+        "old_leader": run.get("old_leader"),
+        "new_leader": run.get("new_leader"),
+        "time_to_new_leader_s": run.get("time_to_new_leader_seconds"),
+        "write_unavailable_s": run.get("write_unavailable_seconds"),
+        "lost_writes": run.get("lost_acknowledged_writes"),
+        "bound_s": max(bounds.values()) if bounds else None,
+        "emulated": system in EMULATED_SYSTEMS,
+    }
+
+
+def match_daemon(cmdline: str) -> str | None:
+    for name, pattern in DAEMONS:
+        if re.search(pattern, cmdline):
+            return name
+    return None
+
+
+def daemon_costs(host: str, sample: Mapping[str, Any], daemons: Iterable[str]) -> list[dict[str, Any]]:
+    """A proc_sample.py document -> [{host, daemon, cpu_percent, rss_bytes}] for `daemons` (summed per daemon).
+
+    CPU percent is of one core over the sampling interval (100 = one core busy).
+    """
+    wanted = set(daemons)
+    ticks = float(sample.get("clk_tck") or 100)
+    interval = float(sample.get("interval") or 1)
+    found: dict[str, dict[str, Any]] = {}
+    for proc in sample.get("processes") or []:
+        name = match_daemon(proc.get("cmdline") or "")
+        if name is None or name not in wanted:
+            continue
+        entry = found.setdefault(name, {"host": host, "daemon": name, "cpu_percent": 0.0, "rss_bytes": 0,
+                                        "processes": 0})
+        delta = max(0, int(proc.get("ticks_after") or 0) - int(proc.get("ticks_before") or 0))
+        entry["cpu_percent"] = round(entry["cpu_percent"] + 100.0 * delta / ticks / interval, 2)
+        entry["rss_bytes"] += int(proc.get("rss_kb") or 0) * 1024
+        entry["processes"] += 1
+    return sorted(found.values(), key=lambda e: e["daemon"])
+
+
+def standup_figures(first: Mapping[str, Any], second: Mapping[str, Any] | None, reused: bool) -> dict[str, Any]:
+    """Playbook runs -> the standup figures: a reused stack has one (warm) run, a new one a cold and a warm."""
+    if reused or second is None:
+        return {"cold_s": None, "reused": True, "warm_s": first.get("seconds"), "warm_changed": first.get("changed")}
+    return {"cold_s": first.get("seconds"), "reused": False, "cold_changed": first.get("changed"),
+            "warm_s": second.get("seconds"), "warm_changed": second.get("changed")}
+
+
+def stack_status(steps: Iterable[Mapping[str, Any]]) -> str:
+    return "partial" if any(s.get("status") == "failed" for s in steps) else "evaluated"

@@ -1,0 +1,213 @@
+"""stackbench compare: the pure logic (inventory checks, settling rules, spread, capacity/failover/process parsing)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from stackbench.compare import logic
+from stackbench.compare.marathon_eval import SERVER, app_definition
+from stackbench.compare.workload import Client, StepError, wait_for
+
+INVENTORY = {
+    "all": {
+        "hosts": {"m1": {"ansible_host": "10.0.0.1"}, "a1": {"ansible_host": "10.0.0.2"}, "w1": {}},
+        "children": {
+            "zookeeper": {"hosts": {"m1": {}}},
+            "mesos_masters": {"hosts": {"m1": {}}},
+            "marathon": {"hosts": {"m1": {}}},
+            "mesos_agents": {"hosts": {"a1": {}}},
+            "kube": {"children": {"kube_nodes": {"hosts": {"w1": {}}}}},
+        },
+    }
+}
+
+
+def test_inventory_groups_flatten_children_and_keep_addresses():
+    groups, addresses = logic.inventory_groups(INVENTORY)
+    assert groups["kube"] == ["w1"] and groups["kube_nodes"] == ["w1"]
+    assert set(groups["all"]) == {"m1", "a1", "w1"}
+    assert addresses == {"m1": "10.0.0.1", "a1": "10.0.0.2", "w1": "w1"}
+
+
+def test_missing_groups_name_what_a_stack_lacks():
+    groups, _ = logic.inventory_groups(INVENTORY)
+    assert logic.missing_groups("mesos", groups) == []
+    assert logic.missing_groups("kubernetes", groups) == ["etcd", "kube_control_plane"]
+    groups = {"etcd": [], "kube_control_plane": ["x"], "kube_nodes": ["x"]}
+    assert logic.missing_groups("kubernetes", groups) == ["etcd"]
+
+
+def test_stamp_and_spread():
+    assert logic.stamp(0) == "[00:00]" and logic.stamp(125.9) == "[02:05]"
+    counts = logic.spread(["a", "b", "a", "", "c", "a"])
+    assert counts == {"a": 3, "b": 1, "c": 1} and list(counts)[0] == "a"
+    assert logic.spread_evenness(counts) == 0.333
+    assert logic.spread_evenness({}) is None
+
+
+def _task(task_id, alive=True, state="TASK_RUNNING", version="v1", host="agent1"):
+    return {"id": task_id, "state": state, "ports": [31000], "host": host, "version": version,
+            "ipAddresses": [{"ipAddress": "10.0.0.9", "protocol": "IPv4"}],
+            "healthCheckResults": [{"alive": alive}]}
+
+
+def test_marathon_endpoints_only_healthy_running_tasks():
+    app = {"healthChecks": [{}], "tasks": [_task("a"), _task("b", alive=False), _task("c", state="TASK_STAGING")]}
+    assert logic.marathon_endpoints(app) == ["http://10.0.0.9:31000"]
+    assert len(logic.marathon_endpoints(app, healthy_only=False)) == 2
+    assert logic.marathon_endpoints({"tasks": [_task("a", alive=False)]}) == ["http://10.0.0.9:31000"]
+
+
+def test_marathon_settled_needs_count_health_no_deployment_and_version():
+    app = {"healthChecks": [{}], "tasksHealthy": 2, "deployments": [], "tasks": [_task("a"), _task("b")]}
+    assert logic.marathon_settled(app, 2)
+    assert not logic.marathon_settled(app, 3)
+    assert not logic.marathon_settled({**app, "deployments": [{"id": "x"}]}, 2)
+    assert not logic.marathon_settled({**app, "tasksHealthy": 1}, 2)
+    assert not logic.marathon_settled(app, 2, version="v2")
+    assert not logic.marathon_settled({**app, "tasks": [*app["tasks"], _task("c", state="TASK_KILLING")]}, 2)
+
+
+def _pod(name, ready=True, node="n1", restarts=0, deleting=False, hash_="h1"):
+    meta = {"name": name, "labels": {"pod-template-hash": hash_}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta, "spec": {"nodeName": node},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                       "containerStatuses": [{"restartCount": restarts}]}}
+
+
+def _deployment(replicas, generation=2, observed=2, updated=None, ready=None, total=None):
+    return {"metadata": {"generation": generation},
+            "status": {"observedGeneration": observed, "updatedReplicas": replicas if updated is None else updated,
+                       "readyReplicas": replicas if ready is None else ready,
+                       "replicas": replicas if total is None else total}}
+
+
+def test_deployment_settled_rules():
+    pods = [_pod("a"), _pod("b", node="n2")]
+    assert logic.deployment_settled(_deployment(2), pods, 2)
+    assert not logic.deployment_settled(_deployment(2, observed=1), pods, 2)
+    assert not logic.deployment_settled(_deployment(2, total=3), pods, 2)
+    assert not logic.deployment_settled(_deployment(2), [*pods, _pod("c")], 2)
+    assert logic.deployment_settled(_deployment(2), [*pods, _pod("c", deleting=True)], 2)
+    assert not logic.deployment_settled(_deployment(2), [pods[0], _pod("b", ready=False)], 2)
+    assert not logic.deployment_settled(_deployment(2), pods, 2, template_hash="h2")
+    assert logic.pod_nodes([*pods, _pod("c", deleting=True, node="n3")]) == {"n1": 1, "n2": 1}
+    assert logic.pod_restarts(_pod("a", restarts=2)) == 2
+    assert logic.pods_ready([pods[0], _pod("x", ready=False)]) == ["a"]
+
+
+def test_capacity_nodes_take_the_clusters_offered_view():
+    report = {"hosts": [
+        {"host": "cp1", "logical_cpus": 2, "memory_total_bytes": 100, "kubernetes_allocatable_cpu_cores": 1.9,
+         "kubernetes_allocatable_memory_bytes": 90},
+        {"host": "a1", "logical_cpus": 2, "memory_total_bytes": 100, "mesos_resources_cpus": 2.0,
+         "mesos_resources_mem_bytes": 80, "mesos_used_cpus": 0.3, "mesos_used_mem_bytes": 96},
+        {"host": "other", "logical_cpus": 8},
+    ]}
+    rows = logic.capacity_nodes(report, ["cp1", "a1"])
+    assert [r["host"] for r in rows] == ["cp1", "a1"]
+    assert rows[0]["offered_cpus"] == 1.9 and rows[0]["used_cpus"] is None
+    assert rows[1] == {"host": "a1", "cpus": 2, "memory_bytes": 100, "offered_cpus": 2.0, "offered_memory_bytes": 80,
+                       "used_cpus": 0.3, "used_memory_bytes": 96}
+
+
+def test_failover_component_from_ha_failover_results():
+    ok = {"system": "marathon", "fault": "kill", "old_leader": "m1", "new_leader": "m2",
+          "time_to_new_leader_seconds": 3.2, "write_unavailable_seconds": 4.0, "lost_acknowledged_writes": 0,
+          "bounds_seconds": {"a": 10.0, "b": 20.0}, "problems": []}
+    row = logic.failover_component(ok)
+    assert row["status"] == "ok" and row["bound_s"] == 20.0 and row["emulated"] is True
+    assert logic.failover_component({**ok, "problems": ["lost 2 writes"]})["status"] == "failed"
+    missing = logic.failover_component({"item": ["kube_scheduler", "kill"], "failed": True,
+                                        "msg": "kube_scheduler failover is not implemented yet"})
+    assert (missing["system"], missing["fault"], missing["status"]) == ("kube_scheduler", "kill", "not_run")
+    assert logic.failover_component({**ok, "system": "zookeeper"})["emulated"] is False
+
+
+def test_daemon_matching_and_costs():
+    zookeeper = "java -cp x org.apache.zookeeper.server.quorum.QuorumPeerMain /etc/zoo.cfg"
+    assert logic.match_daemon(zookeeper) == "zookeeper"
+    assert logic.match_daemon("/usr/local/bin/kube-apiserver --etcd-servers=https://x") == "kube-apiserver"
+    assert logic.match_daemon("/usr/bin/containerd") == "containerd"
+    assert logic.match_daemon("/usr/bin/containerd-shim-runc-v2 -namespace k8s.io") is None
+    assert logic.match_daemon("/usr/local/bin/etcd --name cp1") == "etcd"
+    assert logic.match_daemon("python3 /opt/marathon/bin/marathon --master zk://x") == "marathon"
+    sample = {"clk_tck": 100, "interval": 5, "processes": [
+        {"cmdline": "/usr/local/bin/etcd --name a", "ticks_before": 100, "ticks_after": 150, "rss_kb": 1000},
+        {"cmdline": "/usr/local/bin/kubelet --config x", "ticks_before": 0, "ticks_after": 25, "rss_kb": 10},
+        {"cmdline": "/usr/local/bin/kubelet --other", "ticks_before": 0, "ticks_after": 25, "rss_kb": 10},
+        {"cmdline": "sleep 100", "ticks_before": 0, "ticks_after": 0, "rss_kb": 1},
+    ]}
+    rows = logic.daemon_costs("cp1", sample, ["etcd", "kubelet"])
+    assert rows == [
+        {"host": "cp1", "daemon": "etcd", "cpu_percent": 10.0, "rss_bytes": 1024000, "processes": 1},
+        {"host": "cp1", "daemon": "kubelet", "cpu_percent": 10.0, "rss_bytes": 20480, "processes": 2},
+    ]
+    assert logic.daemon_costs("cp1", sample, ["zookeeper"]) == []
+
+
+def test_standup_figures_cold_and_warm_or_reused():
+    cold = {"seconds": 200.0, "changed": 120}
+    warm = {"seconds": 60.0, "changed": 0}
+    assert logic.standup_figures(cold, warm, reused=False) == {
+        "cold_s": 200.0, "reused": False, "cold_changed": 120, "warm_s": 60.0, "warm_changed": 0}
+    assert logic.standup_figures(warm, None, reused=True) == {
+        "cold_s": None, "reused": True, "warm_s": 60.0, "warm_changed": 0}
+
+
+def test_stack_status():
+    assert logic.stack_status([{"status": "ok"}, {"status": "not_run"}]) == "evaluated"
+    assert logic.stack_status([{"status": "ok"}, {"status": "failed"}]) == "partial"
+
+
+def test_marathon_workload_command_is_valid_python_inside_single_quotes():
+    assert "'" not in SERVER
+    compile(SERVER, "server", "exec")
+    app = app_definition(3)
+    assert app["cmd"].startswith("exec python3 -c '") and app["instances"] == 3
+    assert app["healthChecks"][0]["path"] == "/health"
+
+
+def test_wait_for_reports_the_timeout():
+    assert wait_for(lambda: True, 1, "x") >= 0
+    with pytest.raises(StepError, match="waiting for nothing"):
+        wait_for(lambda: False, 0.3, "nothing", interval=0.1)
+
+
+def test_client_counts_failures_without_endpoints():
+    with Client(lambda: [], pause=0.01) as client:
+        wait_for(lambda: client.requests >= 3, 5, "requests")
+    assert client.failed == client.requests and client.errors == {"no endpoint": client.requests}
+
+
+def test_compare_marks_a_stack_with_missing_groups_not_evaluated(tmp_path, monkeypatch):
+    from stackbench.compare import evaluate
+
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"x": {}}, "children": {"etcd": {"hosts": {"x": {}}}}}}))
+    out = io.StringIO()
+    monkeypatch.setattr("stackbench.compare.report.write_report", lambda run_dir: None, raising=False)
+    run_dir = evaluate.compare(str(inventory), ["kubernetes"], 3, str(tmp_path / "runs"), ["kill"], set(), out)
+    results = json.loads((run_dir / "results.json").read_text())
+    entry = results["stacks"]["kubernetes"]
+    assert entry["status"] == "not_evaluated"
+    assert entry["reason"] == "inventory lacks groups: kube_control_plane, kube_nodes"
+    assert entry["steps"] == []
+    assert results["schema"] == "stackbench.compare/1" and results["duration_s"] is not None
+    assert "not evaluated" in out.getvalue()
+
+
+def test_cli_compare_refuses_bad_input_with_a_hint(capsys, tmp_path):
+    from stackbench.cli import main
+
+    assert main(["compare", "--instances", "1"]) == 2
+    assert main(["compare", "--stacks", "nomad"]) == 2
+    assert main(["compare", "-i", str(tmp_path / "missing.yml")]) == 2
+    err = capsys.readouterr().err
+    assert "--instances 1 is too small" in err and "unknown stack 'nomad'" in err and "does not exist" in err
+    assert err.count("hint:") == 3
