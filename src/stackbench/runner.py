@@ -91,6 +91,9 @@ def run_playbook(playbook: str, inventory: Path, extra_vars: dict[str, Any] | No
     envvars = {
         "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
         "ANSIBLE_CALLBACKS_ENABLED": "stackbench_timings",
+        # ansible-runner sets ANSIBLE_CALLBACK_PLUGINS to its own directory, which hides ansible.cfg's
+        # callback_plugins; given here, runner appends its directory to ours
+        "ANSIBLE_CALLBACK_PLUGINS": str(REPO_ROOT / "plugins" / "callback"),
         "STACKBENCH_TIMINGS_FILE": str(timings),
         "ANSIBLE_FORCE_COLOR": "0",
         # ansible-playbook lives next to this interpreter (the venv), also when the venv is not activated
