@@ -211,3 +211,15 @@ def test_cli_compare_refuses_bad_input_with_a_hint(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "--instances 1 is too small" in err and "unknown stack 'nomad'" in err and "does not exist" in err
     assert err.count("hint:") == 3
+
+
+def test_playbook_progress_echoes_plays_and_failures_only():
+    from stackbench.compare.evaluate import Echo
+
+    said: list[str] = []
+    log = io.StringIO()
+    echo = Echo(log, said.append)
+    for line in ("[00:01] PLAY Install etcd", "[00:02]   a task", "[00:03]     FAILED cp1: task: boom"):
+        print(line, file=echo)
+    assert [s.strip() for s in said] == ["PLAY Install etcd", "FAILED cp1: task: boom"]
+    assert log.getvalue().count("\n") == 3

@@ -83,10 +83,28 @@ class Run:
 
         log = self.dir / f"{label}.log"
         with log.open("a") as handle:
-            result = run_playbook(playbook, inventory, extra_vars, label=label, out=handle)
+            result = run_playbook(playbook, inventory, extra_vars, label=label, out=Echo(handle, self.say))
         self.say(f"    playbooks/{playbook}: rc={result.rc} in {result.seconds:.0f} s ({result.changed} changed), "
                  f"log {log}")
         return result
+
+
+class Echo:
+    """A playbook's progress stream: every line to the log file, plays and failures to the terminal too."""
+
+    def __init__(self, log: TextIO, say: Callable[[str], None]) -> None:
+        self.log = log
+        self.say = say
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        line = text.strip()
+        if "] PLAY " in line or "FAILED " in line:
+            self.say("    " + line.split("] ", 1)[-1][:160])
+        return len(text)
+
+    def flush(self) -> None:
+        self.log.flush()
 
 
 class StackRun:
