@@ -825,6 +825,11 @@ class KubeApiserverSystem(KubeSystem):
     def bounds(self) -> dict[str, float]:
         return self.lb_bounds()
 
+    @property
+    def default_settle_seconds(self) -> float:
+        """Keep writing until the load balancer must have taken a silent apiserver out (and 2 s more)."""
+        return self.lb_bounds().get("lb_backend_down_silent_max", 1.0) + 2
+
     def wait_new_leader(self, survivors: list[str], old: str, fault_at: float, writer: Writer,
                         timeout: float) -> tuple[str | None, float | None]:
         """Writable again: the first write started after the fault is acknowledged."""
@@ -1173,7 +1178,7 @@ def run_failover(system: str, fault_kind: str, members: dict[str, str], hostvars
                     extra = client.after_new_leader(new_leader, fault_at, timeout, cut_off)
                 if writes:
                     wait_for(lambda: writer.acked_since(fault_at), timeout)
-                time.sleep(float(args.get("settle_seconds", 3)))
+                time.sleep(float(args.get("settle_seconds", getattr(client, "default_settle_seconds", 3))))
             except Failure as exc:
                 fault_error = str(exc)
             finally:

@@ -80,7 +80,9 @@ options:
         6443 for the Kubernetes apiservers).
     type: int
   target:
-    description: V(kube_apiserver) only, the control-plane host whose apiserver the fault hits (default the first of the group).
+    description:
+      - V(kube_apiserver) only, the control-plane host whose apiserver the fault hits (default the first of
+        the group).
     type: str
   kubeconfig:
     description:
@@ -115,9 +117,10 @@ options:
     type: float
     default: 2
   settle_seconds:
-    description: How long the client keeps writing after writes succeed again.
+    description:
+      - How long the client keeps writing after writes succeed again (default 3; for V(kube_apiserver) the
+        load balancer's worst-case time to take a silent backend out, plus 2, so the window covers it).
     type: float
-    default: 3
   write_interval_seconds:
     description:
       - Pause between two writes (default 0.02; 0.1 for Marathon where each write is an app; 0.05 for

@@ -431,6 +431,9 @@ def test_kube_apiserver_writable_again_is_the_first_ack_after_the_fault(action, 
     writer.log.record(2, "w2", 10.1, 11.0, False, "TimeoutError: timed out")
     writer.log.record(3, "w3", 11.0, 11.4, True)
     assert api.wait_new_leader(["cp2", "cp3"], "cp1", 10.0, writer, 1) == ("direct", 11.4)
+    assert api.default_settle_seconds == 3.0  # no load balancer settings read (direct)
+    api.settings.update(lb_inter=2.0, lb_fall=2.0, lb_timeout_check=5.0)
+    assert api.default_settle_seconds == 16.0  # write until a silent backend must be out: 2 x (2 + 5), + 2
 
 
 def _lease(holder, renewed, acquired=None):
