@@ -80,9 +80,9 @@ EXAMPLES = r"""
   node_capacity:
     view: kubernetes
     kubernetes_api_url: "https://{{ hostvars[groups['kube_control_plane'][0]].ansible_host }}:6443"
-    kubernetes_ca_path: /etc/kubernetes/pki/ca.crt
-    kubernetes_client_cert: /etc/kubernetes/pki/admin.crt
-    kubernetes_client_key: /etc/kubernetes/pki/admin.key
+    kubernetes_ca_path: /etc/kubernetes/admin/ca.crt
+    kubernetes_client_cert: /etc/kubernetes/admin/admin.crt
+    kubernetes_client_key: /etc/kubernetes/admin/admin.key
   run_once: true
 """
 
