@@ -763,8 +763,11 @@ class KubeSystem:
             self.endpoints = [f"https://127.0.0.1:{self.tunnel.open(self.timeout)}"]
             self.figures["client_view"] = f"{endpoint}'s local load balancer 127.0.0.1:{self.endpoint_port}"
             rc, out, _ = self.runner.shell(endpoint, "cat /etc/haproxy/haproxy.cfg", become=True)
-            if rc == 0:
-                self.settings.update({f"lb_{k}": v for k, v in F.haproxy_settings(out).items()})
+            try:  # no bounds rather than no run when the balancer is not the one roles/kube_apiserver_lb sets up
+                if rc == 0:
+                    self.settings.update({f"lb_{k}": v for k, v in F.haproxy_settings(out).items()})
+            except F.ParseError as exc:
+                self.figures["lb_settings_error"] = str(exc)
         self.setup_call("/api/v1/namespaces", {"metadata": {"name": KUBE_NAMESPACE}}, (201, 409),
                         f"namespace {KUBE_NAMESPACE}")
         collection, name = self.configmap.rsplit("/", 1)
@@ -892,7 +895,10 @@ class KubeLeaseSystem(KubeSystem):
 
     def read_settings(self, host: str) -> None:
         rc, out, _ = self.runner.shell(host, f"systemctl show -p ExecStart --value {shlex.quote(self.service)}")
-        flags = F.leader_election_settings(out if rc == 0 else "")
+        try:
+            flags = F.leader_election_settings(out if rc == 0 else "")
+        except F.ParseError as exc:
+            raise Failure(f"{self.service} on {host}: {exc}") from None
         if "lease-duration" in self.settings:  # what the holder wrote into the lease wins
             flags["lease-duration"] = self.settings["lease-duration"]
         self.settings.update(flags)

@@ -471,6 +471,11 @@ def test_kube_scheduler_takeover_pod_and_rejoin(action, monkeypatch, tmp_path):
     assert sched.leader(list(MEMBERS)) == "cp1" and sched.old_holder == "cp1_aaaa"
     sched.read_settings("cp1")
     assert sched.bounds()["lease_duration_plus_retry"] == 16.0  # 15 s from the lease, 1 s from the flag
+    real_shell = runner.shell
+    runner.shell = lambda host, command, become=True: (0, "--leader-elect-retry-period=2", "")  # no unit
+    with pytest.raises(action.Failure, match="kube-scheduler on cp1: not a Go duration"):
+        sched.read_settings("cp1")
+    runner.shell = real_shell
     sched.connect(["cp2", "cp3"])
     assert posted[-1]["metadata"]["name"] == "default"  # the Pod's ServiceAccount
     sched.after_fault(now)
