@@ -112,11 +112,11 @@ def _csv(text: str) -> list[str]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from stackbench.compare.evaluate import compare
+    from stackbench.compare.evaluate import compare, summarize
 
-    compare(args.inventory, _csv(args.stacks), args.instances, args.out, _csv(args.faults), set(_csv(args.skip)),
-            sys.stdout)
-    return EXIT_OK
+    run_dir = compare(args.inventory, _csv(args.stacks), args.instances, args.out, _csv(args.faults),
+                      set(_csv(args.skip)), sys.stdout)
+    return EXIT_OK if summarize(run_dir, sys.stdout) else EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -223,3 +223,23 @@ def test_playbook_progress_echoes_plays_and_failures_only():
         print(line, file=echo)
     assert [s.strip() for s in said] == ["PLAY Install etcd", "FAILED cp1: task: boom"]
     assert log.getvalue().count("\n") == 3
+
+
+def test_summary_is_false_unless_every_stack_was_evaluated(tmp_path):
+    from stackbench.compare.evaluate import summarize
+
+    results = {"stacks": {
+        "mesos": {"status": "partial", "steps": [{"id": "deploy", "status": "failed"},
+                                                 {"id": "kill_host", "status": "not_run"}]},
+        "kubernetes": {"status": "not_evaluated", "reason": "inventory lacks groups: etcd", "steps": []},
+    }}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    out = io.StringIO()
+    assert summarize(tmp_path, out) is False
+    assert out.getvalue().splitlines() == [
+        "stackbench: mesos: partial (failed: deploy not run: kill_host)",
+        "stackbench: kubernetes: not_evaluated (inventory lacks groups: etcd)",
+    ]
+    results["stacks"] = {"mesos": {"status": "evaluated", "steps": [{"id": "deploy", "status": "ok"}]}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    assert summarize(tmp_path, io.StringIO()) is True

@@ -489,7 +489,26 @@ def compare(inventory: str | None, stacks: list[str], instances: int, out_dir: s
             if hasattr(report, "write_report"):
                 try:
                     written = report.write_report(run.dir)
-                    run.say(f"compare: report written {written or ''}")
+                    names = [str(w) for w in written] if isinstance(written, list | tuple) else [str(written or "")]
+                    run.say(f"compare: report written: {', '.join(n for n in names if n)}")
                 except Exception as exc:  # noqa: BLE001 - the figures are saved; say why the report is not
                     run.say(f"compare: the report could not be rendered: {exc}")
     return run.dir
+
+
+def summarize(run_dir: Path, out: TextIO) -> bool:
+    """One line per stack (status, failed and skipped steps); True when every stack was fully evaluated."""
+    results = json.loads((run_dir / "results.json").read_text())
+    complete = True
+    for stack, entry in results["stacks"].items():
+        failed = [s["id"] for s in entry.get("steps", []) if s["status"] == "failed"]
+        not_run = [s["id"] for s in entry.get("steps", []) if s["status"] == "not_run"]
+        detail = entry.get("reason") or ""
+        if failed:
+            detail += f" failed: {', '.join(failed)}"
+        if not_run:
+            detail += f" not run: {', '.join(not_run)}"
+        print(f"stackbench: {stack}: {entry['status']}{' (' + detail.strip() + ')' if detail.strip() else ''}",
+              file=out)
+        complete = complete and entry["status"] == "evaluated"
+    return complete
