@@ -243,3 +243,30 @@ def test_summary_is_false_unless_every_stack_was_evaluated(tmp_path):
     results["stacks"] = {"mesos": {"status": "evaluated", "steps": [{"id": "deploy", "status": "ok"}]}}
     (tmp_path / "results.json").write_text(json.dumps(results))
     assert summarize(tmp_path, io.StringIO()) is True
+
+
+def test_a_failing_step_is_recorded_and_the_run_goes_on(tmp_path):
+    from stackbench.compare.evaluate import Run, StackRun
+
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(json.dumps(INVENTORY))
+    run = Run(io.StringIO(), "test", tmp_path / "runs")
+    stack_run = StackRun(run, "mesos", inventory, is_lab=False)
+
+    def boom() -> dict:
+        raise RuntimeError("the agent vanished")
+
+    def not_here() -> dict:
+        from stackbench.compare.workload import NotRun
+
+        raise NotRun("needs the lab")
+
+    stack_run.step("deploy", "Deploy", "m", lambda: {"seconds": 1.0}, hosts="a1")
+    stack_run.step("scale", "Scale", "m", boom)
+    stack_run.step("kill_host", "Kill host", "m", not_here)
+    steps = json.loads((run.dir / "results.json").read_text())["stacks"]["mesos"]["steps"]
+    assert [(s["id"], s["status"]) for s in steps] == [("deploy", "ok"), ("scale", "failed"), ("kill_host", "not_run")]
+    assert steps[0]["figures"] == {"seconds": 1.0} and steps[0]["hosts"] == "a1"
+    assert steps[1]["error"] == "RuntimeError: the agent vanished"
+    assert steps[2]["error"] == "needs the lab"
+    assert stack_run.entry["status"] == "partial"

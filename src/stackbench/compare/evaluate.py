@@ -169,8 +169,9 @@ class StackRun:
                     record["hosts"] = hosts() if callable(hosts) else hosts
         except NotRun as exc:
             record.update(status="not_run", error=str(exc))
-        except (StepError, StackbenchError, OSError, ValueError, KeyError, StopIteration, TypeError) as exc:
-            record.update(status="failed", error=f"{exc.__class__.__name__}: {exc}"[:500])
+        except Exception as exc:  # noqa: BLE001 - any failure of a step is recorded, and the run goes on
+            name = "" if isinstance(exc, StepError | StackbenchError) else f"{exc.__class__.__name__}: "
+            record.update(status="failed", error=f"{name}{getattr(exc, 'message', None) or exc}"[:500])
         record["elapsed_s"] = round(time.monotonic() - started, 1)
         if not record["hosts"]:
             with contextlib.suppress(Exception):
