@@ -270,3 +270,19 @@ def test_a_failing_step_is_recorded_and_the_run_goes_on(tmp_path):
     assert steps[1]["error"] == "RuntimeError: the agent vanished"
     assert steps[2]["error"] == "needs the lab"
     assert stack_run.entry["status"] == "partial"
+
+
+def test_kubernetes_quantities_and_requests_per_node():
+    assert logic.quantity("50m") == 0.05 and logic.quantity("32Mi") == 32 * 2**20 and logic.quantity(2) == 2.0
+    assert logic.quantity("1G") == 1e9
+    with pytest.raises(ValueError):
+        logic.quantity("3 cores")
+
+    def pod(node, cpu, mem, phase="Running"):
+        return {"spec": {"nodeName": node, "containers": [{"resources": {"requests": {"cpu": cpu, "memory": mem}}}]},
+                "status": {"phase": phase}}
+
+    pods = [pod("n1", "50m", "32Mi"), pod("n1", "100m", "70Mi"), pod("n2", "1", "1Gi"),
+            pod("n2", "1", "1Gi", phase="Succeeded"), {"spec": {"containers": []}, "status": {}}]
+    assert logic.requests_by_node(pods) == {"n1": {"cpus": 0.15, "memory_bytes": 102 * 2**20},
+                                            "n2": {"cpus": 1.0, "memory_bytes": 2**30}}

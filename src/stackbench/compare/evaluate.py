@@ -264,7 +264,16 @@ def capacity(stack_run: StackRun) -> dict[str, Any]:
     report = json.loads(files[-1].read_text())
     workers = set(stack_run.groups.get("kube_nodes", []) + stack_run.groups.get("mesos_agents", []))
     hosts = [h["name"] for h in stack_run.entry["hosts"]]
-    return {"nodes": logic.capacity_nodes(report, hosts), "workload_hosts": sorted(workers),
+    nodes = logic.capacity_nodes(report, hosts)
+    used_from = "Mesos: resources of the tasks on each agent (master's used_resources)"
+    if stack_run.stack == "kubernetes" and stack_run.evaluator is not None:
+        used = logic.requests_by_node(stack_run.evaluator.api.call("GET", "/api/v1/pods")["items"])
+        for row in nodes:
+            on_node = used.get(row["host"])
+            if on_node:
+                row["used_cpus"], row["used_memory_bytes"] = on_node["cpus"], on_node["memory_bytes"]
+        used_from = "Kubernetes: sum of the requests of the pods on each node (what the scheduler counts)"
+    return {"nodes": nodes, "workload_hosts": sorted(workers), "used_from": used_from,
             "unmeasured": report.get("unmeasured_hosts", [])}
 
 

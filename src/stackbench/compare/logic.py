@@ -168,6 +168,33 @@ def deployment_settled(deployment: Mapping[str, Any], pods: list[Mapping[str, An
     return True
 
 
+_SUFFIXES = {"": 1, "m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def quantity(text: str | int | float) -> float:
+    """A Kubernetes resource quantity ("50m", "32Mi", "1.5", "2G") as a number."""
+    match = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(text).strip())
+    if not match or match.group(2) not in _SUFFIXES:
+        raise ValueError(f"unsupported quantity {text!r}")
+    return float(match.group(1)) * _SUFFIXES[match.group(2)]
+
+
+def requests_by_node(pods: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """Sum of the CPU and memory requests of the live pods on each node (what the scheduler counts as used)."""
+    used: dict[str, dict[str, float]] = {}
+    for pod in pods:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        entry = used.setdefault(node, {"cpus": 0.0, "memory_bytes": 0.0})
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            requests = (container.get("resources") or {}).get("requests") or {}
+            entry["cpus"] += quantity(requests.get("cpu", 0))
+            entry["memory_bytes"] += quantity(requests.get("memory", 0))
+    return {n: {"cpus": round(v["cpus"], 3), "memory_bytes": int(v["memory_bytes"])} for n, v in used.items()}
+
+
 # ---- capacity, failover, processes ----------------------------------------------------------
 
 
