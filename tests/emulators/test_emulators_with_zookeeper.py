@@ -375,49 +375,57 @@ def test_marathon_ports_health_checks_rolling_upgrade_and_rollback(zookeeper, da
         return tasks if all(b.split()[2:3] == [version] for b in bodies) else None
 
     assert http("POST", f"{base}/v2/apps", app_definition(2))[0] == 201
-    tasks = wait_for(lambda: answers("1"), 60, what="2 healthy tasks")
-    ports = sorted(t["ports"][0] for t in tasks)
-    assert ports in ([31000, 31010], [31000, 31001], [31010, 31011])
-    assert all(t["healthCheckResults"][0]["alive"] for t in tasks)
-    first_version = app()["version"]
+    try:
+        tasks = wait_for(lambda: answers("1"), 60, what="2 healthy tasks")
+        ports = sorted(t["ports"][0] for t in tasks)
+        assert ports in ([31000, 31010], [31000, 31001], [31010, 31011])
+        assert all(t["healthCheckResults"][0]["alive"] for t in tasks)
+        first_version = app()["version"]
 
-    # scaling is not a new configuration: the running tasks stay
-    http("PUT", f"{base}/v2/apps/stackbench-web", {"instances": 3})
-    wait_for(lambda: app()["tasksHealthy"] == 3, 60, what="3 healthy tasks")
-    assert {t["id"] for t in tasks} <= {t["id"] for t in app()["tasks"]}
-    http("PUT", f"{base}/v2/apps/stackbench-web", {"instances": 2})
-    wait_for(lambda: answers("1"), 60, what="back to 2")
+        # scaling is not a new configuration: the running tasks stay
+        http("PUT", f"{base}/v2/apps/stackbench-web", {"instances": 3})
+        wait_for(lambda: app()["tasksHealthy"] == 3, 60, what="3 healthy tasks")
+        assert {t["id"] for t in tasks} <= {t["id"] for t in app()["tasks"]}
+        http("PUT", f"{base}/v2/apps/stackbench-web", {"instances": 2})
+        wait_for(lambda: answers("1"), 60, what="back to 2")
 
-    # a new configuration replaces every task, never below 2 healthy ones
-    old_ids = {t["id"] for t in app()["tasks"]}
-    http("PUT", f"{base}/v2/apps/stackbench-web", {"env": {"WORKLOAD_VERSION": "2"}})
-    lowest = 2
-    deadline = time.monotonic() + 60
-    while not answers("2"):
-        lowest = min(lowest, app()["tasksHealthy"])
-        assert time.monotonic() < deadline, "rolling upgrade did not finish"
-        time.sleep(0.1)
-    assert lowest >= 2 and not old_ids & {t["id"] for t in app()["tasks"]}
-    versions = get_json(f"{base}/v2/apps/stackbench-web/versions")["versions"]
-    assert first_version in versions and len(versions) >= 4
-    assert get_json(f"{base}/v2/apps/stackbench-web/versions/{first_version}")["env"] == {"WORKLOAD_VERSION": "1"}
+        # a new configuration replaces every task, never below 2 healthy ones
+        old_ids = {t["id"] for t in app()["tasks"]}
+        http("PUT", f"{base}/v2/apps/stackbench-web", {"env": {"WORKLOAD_VERSION": "2"}})
+        lowest = 2
+        deadline = time.monotonic() + 60
+        while not answers("2"):
+            lowest = min(lowest, app()["tasksHealthy"])
+            assert time.monotonic() < deadline, "rolling upgrade did not finish"
+            time.sleep(0.1)
+        assert lowest >= 2 and not old_ids & {t["id"] for t in app()["tasks"]}
+        versions = get_json(f"{base}/v2/apps/stackbench-web/versions")["versions"]
+        assert first_version in versions and len(versions) >= 4
+        assert get_json(f"{base}/v2/apps/stackbench-web/versions/{first_version}")["env"] == {"WORKLOAD_VERSION": "1"}
 
-    # rollback to the first version
-    assert http("PUT", f"{base}/v2/apps/stackbench-web", {"version": first_version})[0] == 200
-    wait_for(lambda: answers("1"), 60, what="rolled back")
-    assert http("PUT", f"{base}/v2/apps/stackbench-web", {"version": "1999-01-01T00:00:00.000Z"})[0] == 404
+        # rollback to the first version
+        assert http("PUT", f"{base}/v2/apps/stackbench-web", {"version": first_version})[0] == 200
+        wait_for(lambda: answers("1"), 60, what="rolled back")
+        assert http("PUT", f"{base}/v2/apps/stackbench-web", {"version": "1999-01-01T00:00:00.000Z"})[0] == 404
 
-    # a failing health check: reported, then the task is killed and replaced
-    victim = app()["tasks"][0]
-    get(f"http://127.0.0.1:{victim['ports'][0]}/sick")
+        # a failing health check: reported, then the task is killed and replaced
+        victim = app()["tasks"][0]
+        get(f"http://127.0.0.1:{victim['ports'][0]}/sick")
 
-    def unhealthy():
-        task = next((t for t in app()["tasks"] if t["id"] == victim["id"]), None)
-        return task is None or not task["healthCheckResults"][0]["alive"]
+        def unhealthy():
+            task = next((t for t in app()["tasks"] if t["id"] == victim["id"]), None)
+            return task is None or not task["healthCheckResults"][0]["alive"]
 
-    wait_for(unhealthy, 20, what="unhealthy")
-    wait_for(lambda: answers("1") and victim["id"] not in {t["id"] for t in app()["tasks"]}, 60, what="replaced")
-    assert http("DELETE", f"{base}/v2/apps/stackbench-web")[0] == 200
+        wait_for(unhealthy, 20, what="unhealthy")
+        wait_for(lambda: answers("1") and victim["id"] not in {t["id"] for t in app()["tasks"]}, 60, what="replaced")
+    finally:
+        # the tasks are processes of their own (new sessions): have Marathon kill them, or they outlive the test
+        http("DELETE", f"{base}/v2/apps/stackbench-web")
+        wait_for(
+            lambda: get_json(f"http://127.0.0.1:{master}/metrics/snapshot")["master/tasks_running"] == 0,
+            30,
+            what="tasks killed",
+        )
 
 
 def get(url: str) -> str:
