@@ -28,7 +28,12 @@ def rss_kb(pid: str) -> int:
 
 def cmdline(pid: str) -> str:
     with open(f"/proc/{pid}/cmdline", "rb") as handle:
-        return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()[:400]
+        return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def shorten(line: str) -> str:
+    """Head and tail of a long command line (a JVM's main class comes after a long classpath)."""
+    return line if len(line) <= 400 else f"{line[:200]} ... {line[-200:]}"
 
 
 def main() -> None:
@@ -37,8 +42,10 @@ def main() -> None:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             line = cmdline(pid)
+            if "proc_sample.py" in line or "BECOME-SUCCESS" in line:
+                continue  # this sampler and the commands that started it
             if line and pattern.search(line):
-                procs[pid] = {"pid": int(pid), "cmdline": line, "ticks_before": ticks(pid)}
+                procs[pid] = {"pid": int(pid), "cmdline": shorten(line), "ticks_before": ticks(pid)}
         except OSError:
             continue
     time.sleep(interval)

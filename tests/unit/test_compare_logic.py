@@ -286,3 +286,19 @@ def test_kubernetes_quantities_and_requests_per_node():
             pod("n2", "1", "1Gi", phase="Succeeded"), {"spec": {"containers": []}, "status": {}}]
     assert logic.requests_by_node(pods) == {"n1": {"cpus": 0.15, "memory_bytes": 102 * 2**20},
                                             "n2": {"cpus": 1.0, "memory_bytes": 2**30}}
+
+
+def test_the_sampler_keeps_a_jvms_main_class_after_a_long_classpath():
+    import importlib.util
+
+    from stackbench.paths import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("proc_sample", REPO_ROOT / "playbooks" / "files" / "proc_sample.py")
+    sampler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sampler)
+    line = "java -cp " + ":".join(f"/opt/zookeeper/lib/jar{i}.jar" for i in range(40)) + (
+        " org.apache.zookeeper.server.quorum.QuorumPeerMain /etc/zookeeper/zoo.cfg")
+    short = sampler.shorten(line)
+    assert len(short) < 420 and short.startswith("java -cp ")
+    assert logic.match_daemon(short) == "zookeeper"
+    assert sampler.shorten("etcd --name a") == "etcd --name a"
