@@ -57,7 +57,7 @@ pytest_step unit tests/unit
 if [ "$quick" = 0 ]; then
   pytest_step lab tests/integration
   [ -d tests/emulators ] && pytest_step emulators tests/emulators
-  step artifacts stackbench artifacts build zookeeper etcd emulators images kubernetes
+  step artifacts stackbench artifacts build zookeeper etcd emulators images kubernetes coredns
   if [ ${#scenarios[@]} -eq 0 ]; then
     for dir in molecule/*/; do
       name="$(basename "$dir")"

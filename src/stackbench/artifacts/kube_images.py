@@ -170,21 +170,21 @@ def workload_recipe(busybox_deb: bytes) -> str:
 # --- building ----------------------------------------------------------------------------------
 
 
-def _run(cmd: list[str], cwd: Path, log: Log) -> str:
+def run_step(cmd: list[str], cwd: Path, log: Log, env: dict[str, str] | None = None) -> str:
     log("  $ " + " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise StackbenchError(f"image build step failed: {' '.join(cmd[:4])} ...",
                               (proc.stderr or proc.stdout).strip()[-2000:])
     return proc.stdout
 
 
-def _save(tag: str, archive: Path, recipe: str, work: Path, log: Log) -> list[Path]:
+def save_image(tag: str, archive: Path, recipe: str, work: Path, log: Log) -> list[Path]:
     from stackbench.artifacts.registry import sha256_file
 
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_name(archive.name + ".partial")
-    _run(["docker", "save", "-o", str(partial), tag], work, log)
+    run_step(["docker", "save", "-o", str(partial), tag], work, log)
     partial.chmod(0o644)  # docker save writes 0600; the mirror's web server must read it
     partial.replace(archive)
     sums, recorded = sidecars(archive)
@@ -208,13 +208,13 @@ def build_pause(mirror: Path, force: bool = False, log: Log = print) -> list[Pat
     work.mkdir(parents=True)
     (work / "pause.c").write_text(PAUSE_C)
     (work / "Dockerfile").write_text(PAUSE_DOCKERFILE)
-    _run(gcc_command("pause.c", "pause"), work, log)
-    printed = _run(["./pause", "-v"], work, log)
+    run_step(gcc_command("pause.c", "pause"), work, log)
+    printed = run_step(["./pause", "-v"], work, log)
     if printed.strip() != f"stackbench pause {PAUSE_VERSION}":
         raise StackbenchError("the built pause binary does not report its version", printed)
     tag = image_tag("pause", PAUSE_VERSION)
-    _run(docker_build_command(tag, recipe), work, log)
-    written = _save(tag, archive, recipe, work, log)
+    run_step(docker_build_command(tag, recipe), work, log)
+    written = save_image(tag, archive, recipe, work, log)
     log(f"pause {PAUSE_VERSION}: {tag} saved to {archive} ({archive.stat().st_size / 1e6:.1f} MB)")
     return written
 
@@ -223,7 +223,7 @@ def fetch_busybox(work: Path, log: Log) -> Path:
     """Debian's busybox-static .deb in `work` (kept there as the cache), fetched with apt."""
     debs = sorted(work.glob(f"{BUSYBOX_PACKAGE}_*.deb"))
     if not debs:
-        _run(["apt-get", "download", BUSYBOX_PACKAGE], work, log)
+        run_step(["apt-get", "download", BUSYBOX_PACKAGE], work, log)
         debs = sorted(work.glob(f"{BUSYBOX_PACKAGE}_*.deb"))
     if not debs:
         raise StackbenchError(f"apt-get download {BUSYBOX_PACKAGE} left no .deb in {work}")
@@ -244,7 +244,7 @@ def build_workload(mirror: Path, force: bool = False, log: Log = print) -> list[
     with tempfile.TemporaryDirectory(prefix="stackbench-workload-", dir=work) as tmp:
         context = Path(tmp)
         unpacked = context / "deb"
-        _run(["dpkg-deb", "-x", str(deb), str(unpacked)], work, log)
+        run_step(["dpkg-deb", "-x", str(deb), str(unpacked)], work, log)
         busybox = unpacked / "bin" / "busybox"
         if not busybox.is_file():
             raise StackbenchError(f"{deb.name} holds no bin/busybox")
@@ -263,8 +263,8 @@ def build_workload(mirror: Path, force: bool = False, log: Log = print) -> list[
         shutil.rmtree(unpacked)
         (context / "Dockerfile").write_text(WORKLOAD_DOCKERFILE)
         tag = image_tag("workload", WORKLOAD_VERSION)
-        _run(docker_build_command(tag, recipe), context, log)
-    written = _save(tag, archive, recipe, work, log)
+        run_step(docker_build_command(tag, recipe), context, log)
+    written = save_image(tag, archive, recipe, work, log)
     log(f"workload {WORKLOAD_VERSION}: {tag} saved to {archive} ({archive.stat().st_size / 1e6:.1f} MB)")
     return written
 

@@ -24,13 +24,14 @@ BUILDERS: dict[str, str] = {
     "emulators": "emulators",
     "images": "kube_images",
     "kubernetes": "kubernetes",
+    "coredns": "coredns",
 }
 # What `stackbench up STACK` needs in the mirror before it runs.
 STACK_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "zookeeper": ("zookeeper",),
     "etcd": ("etcd",),
     "mesos": ("zookeeper", "emulators"),
-    "kubernetes": ("etcd", "images", "kubernetes"),
+    "kubernetes": ("etcd", "images", "kubernetes", "coredns"),
 }
 
 
