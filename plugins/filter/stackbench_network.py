@@ -62,6 +62,17 @@ def cidr_contains(cidr: str, address: str) -> bool:
     return other.version == network.version and other.subnet_of(network)  # type: ignore[arg-type]
 
 
+def addresses_outside(addresses: Iterable[str], networks: str | Iterable[str]) -> list[str]:
+    """The addresses that lie in none of networks (order kept), e.g. host addresses minus pod gateways."""
+    nets = [_network(n, "addresses_outside") for n in ([networks] if isinstance(networks, str) else networks)]
+    kept = []
+    for address in addresses:
+        ip = _network(address, "addresses_outside")
+        if not any(ip.version == net.version and ip.subnet_of(net) for net in nets):  # type: ignore[arg-type]
+            kept.append(address)
+    return kept
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -69,4 +80,5 @@ class FilterModule:
             "cidr_address": cidr_address,
             "cidr_overlaps": cidr_overlaps,
             "cidr_contains": cidr_contains,
+            "addresses_outside": addresses_outside,
         }

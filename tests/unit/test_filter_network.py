@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given
 from hypothesis import strategies as st
-from stackbench_network import FilterModule, cidr_address, cidr_contains, cidr_overlaps, cidr_subnet
+from stackbench_network import FilterModule, addresses_outside, cidr_address, cidr_contains, cidr_overlaps, cidr_subnet
 
 
 def test_node_pod_subnets_are_consecutive():
@@ -53,4 +53,15 @@ def test_contains_and_bad_input():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"cidr_subnet", "cidr_address", "cidr_overlaps", "cidr_contains"}
+    assert set(FilterModule().filters()) == {
+        "cidr_subnet", "cidr_address", "cidr_overlaps", "cidr_contains", "addresses_outside"}
+
+
+def test_addresses_outside_drops_pod_gateways_and_keeps_order():
+    found = ["172.29.0.11", "10.244.1.1", "10.244.1.1", "192.168.5.4", "fd00::1"]
+    assert addresses_outside(found, ["10.244.0.0/16"]) == ["172.29.0.11", "192.168.5.4", "fd00::1"]
+    assert addresses_outside(found, "10.244.0.0/16") == ["172.29.0.11", "192.168.5.4", "fd00::1"]
+    assert addresses_outside(found, []) == found
+    assert addresses_outside(["fd00::1", "fe80::2"], ["fe80::/10"]) == ["fd00::1"]
+    with pytest.raises(AnsibleFilterError):
+        addresses_outside(["not-an-address"], ["10.0.0.0/8"])
