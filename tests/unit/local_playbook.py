@@ -33,7 +33,7 @@ def run_local_playbook(tmp_path: Path, playbook: str, groups: dict[str, list[str
         "ANSIBLE_NOCOLOR": "1",
         **(env or {}),
     }
-    args = ["ansible-playbook", "-i", str(path), str(ROOT / "playbooks" / playbook)]
+    args = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(path), str(ROOT / "playbooks" / playbook)]
     for key, value in extra.items():
         args += ["-e", f"{key}={value}"]
     return subprocess.run(args, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
