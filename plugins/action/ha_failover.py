@@ -687,12 +687,7 @@ class KubeSystem:
                  tmp: Path, hostvars: Any, groups: dict[str, list[str]], runner: HostRunner,
                  args: dict[str, Any]) -> None:
         self.name, self.members, self.port, self.timeout = name, members, port, timeout
-        self.context = ssl.create_default_context(cadata=credentials["ca"].decode() if credentials["ca"] else None)
-        cert, key = tmp / "kube-client.crt", tmp / "kube-client.key"
-        for path, data in ((cert, credentials["cert"]), (key, credentials["key"])):
-            path.write_bytes(data)
-            path.chmod(0o600)
-        self.context.load_cert_chain(str(cert), str(key))
+        self.context = F.kube_ssl_context(credentials, str(tmp))
         self.hostvars, self.groups, self.runner = hostvars, groups, runner
         self.via = args.get("kube_client_via", "tunnel")
         if self.via not in ("tunnel", "direct"):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -355,6 +357,23 @@ def kubeconfig_credentials(config: Mapping[str, Any], context: str | None = None
     if missing:
         raise ParseError(f"kubeconfig context {name!r} lacks {', '.join(missing)} (client certificates only)")
     return out
+
+
+def kube_ssl_context(credentials: Mapping[str, Any], key_dir: str) -> ssl.SSLContext:
+    """A TLS context from kubeconfig_credentials(): trusts its CA, presents its client certificate.
+
+    The certificate and key go to files in key_dir (0600), as ssl can only load a chain from files.
+    """
+    ca = credentials.get("ca")
+    context = ssl.create_default_context(cadata=ca.decode() if ca else None)
+    paths = []
+    for name in ("cert", "key"):
+        path = os.path.join(key_dir, f"kube-client.{name}")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(credentials[name])
+        paths.append(path)
+    context.load_cert_chain(*paths)
+    return context
 
 
 def configmap_keys(configmap: Mapping[str, Any]) -> list[str]:

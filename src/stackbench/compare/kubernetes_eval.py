@@ -7,9 +7,7 @@ Deployment behind a NodePort Service; readiness and liveness probes on a file a 
 
 from __future__ import annotations
 
-import base64
 import json
-import ssl
 import tempfile
 import time
 import urllib.error
@@ -21,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from stackbench import module_utils
 from stackbench.compare.logic import deployment_settled, pod_nodes, pod_ready, pod_restarts
 from stackbench.compare.workload import Evaluator, StepError, get, wait_for
 
@@ -91,19 +90,14 @@ class KubeAPI:
     """Just enough of a Kubernetes client: JSON over HTTPS with the admin kubeconfig's client certificate."""
 
     def __init__(self, kubeconfig: Path, extra_servers: list[str] | None = None) -> None:
-        config = yaml.safe_load(kubeconfig.read_text())
-        cluster = config["clusters"][0]["cluster"]
-        user = config["users"][0]["user"]
+        failover = module_utils.load("stackbench_failover")
+        try:
+            credentials = failover.kubeconfig_credentials(yaml.safe_load(kubeconfig.read_text()))
+        except (OSError, yaml.YAMLError, failover.ParseError) as exc:
+            raise StepError(f"cannot use the admin kubeconfig {kubeconfig}: {exc}") from None
         self._dir = tempfile.TemporaryDirectory(prefix="stackbench-kube-")
-        files = {}
-        for key in ("certificate-authority-data", "client-certificate-data", "client-key-data"):
-            path = Path(self._dir.name) / key
-            path.write_bytes(base64.b64decode(cluster.get(key) or user.get(key)))
-            path.chmod(0o600)
-            files[key] = str(path)
-        self.context = ssl.create_default_context(cafile=files["certificate-authority-data"])
-        self.context.load_cert_chain(files["client-certificate-data"], files["client-key-data"])
-        self.servers = list(dict.fromkeys([cluster["server"], *(extra_servers or [])]))
+        self.context = failover.kube_ssl_context(credentials, self._dir.name)
+        self.servers = list(dict.fromkeys([credentials["server"], *(extra_servers or [])]))
 
     def call(self, method: str, path: str, body: Any = None, content_type: str = "application/json",
              ok_missing: bool = False) -> Any:
