@@ -125,11 +125,9 @@ class KubernetesEval(Evaluator):
 
     def __init__(self, api: KubeAPI, node_addresses: dict[str, str], lab: Any = None,
                  log: Callable[[str], None] = print) -> None:
+        super().__init__(lab, log)
         self.api = api
         self.nodes = node_addresses
-        self.lab = lab
-        self.log = log
-        self.instances = 3
         self.node_port: int | None = None
 
     # ---- views ---------------------------------------------------------------------------

@@ -59,11 +59,9 @@ class MarathonEval(Evaluator):
 
     def __init__(self, marathon_urls: list[str], master_urls: list[str], lab: Any = None,
                  log: Callable[[str], None] = print) -> None:
+        super().__init__(lab, log)
         self.urls = marathon_urls
         self.master_urls = master_urls
-        self.lab = lab
-        self.log = log
-        self.instances = 3
 
     # ---- API ----------------------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None, timeout: float = 15) -> Any:

@@ -119,9 +119,11 @@ class Evaluator:
 
     stack = ""
     host_path = "/"
-    instances = 3
-    lab: Any = None
-    log: Callable[[str], None] = print
+
+    def __init__(self, lab: Any = None, log: Callable[[str], None] = print, instances: int = 3) -> None:
+        self.lab = lab  # the lab, for host faults; None on real inventories
+        self.log = log
+        self.instances = instances
 
     def set_instances(self, n: int) -> None:
         raise NotImplementedError
