@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,8 +35,8 @@ def run_local_playbook(tmp_path: Path, playbook: str, groups: dict[str, list[str
         **(env or {}),
     }
     args = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(path), str(ROOT / "playbooks" / playbook)]
-    for key, value in extra.items():
-        args += ["-e", f"{key}={value}"]
+    for key, value in extra.items():  # as JSON, so lists and dicts stay lists and dicts
+        args += ["-e", json.dumps({key: value})]
     return subprocess.run(args, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -74,4 +74,11 @@ def test_host_in_no_group(tmp_path, empty_mirror):
 def test_version_without_artifacts(tmp_path, empty_mirror):
     extra = {**SAFE, "kubernetes_download_base_url": empty_mirror, "kubernetes_version": "1.99.0"}
     result = run(tmp_path, LAYOUT, extra)
-    assert_stopped_early(result, "no artifacts for v1.99.0")
+    assert_stopped_early(result, "missing artifacts for v1.99.0")
+
+
+def test_preloaded_image_missing_from_the_mirror(tmp_path, empty_mirror):
+    image = f"{empty_mirror}/images/coredns-9.9.9.tar"
+    extra = {**SAFE, "kubernetes_download_base_url": empty_mirror,
+             "containerd_preload_images": [{"name": "stackbench.local/coredns:9.9.9", "url": image}]}
+    assert_stopped_early(run(tmp_path, LAYOUT, extra), image)
