@@ -29,6 +29,21 @@ def kubectl(host, args: str, server: str | None = None):
         return host.run(f"kubectl {flags} {args}")
 
 
+def applied_manifest(host, name: str, manifest: str, wait: str):
+    """Apply manifest as /root/verify/NAME.yaml, run `kubectl WAIT` until it holds; a generator
+    for module fixtures (yield from it): the objects are deleted afterwards."""
+    path = f"/root/verify/{name}.yaml"
+    with host.sudo():
+        host.run("install -d -m 0700 /root/verify")
+        host.run(f"cat > {path} <<'EOF'\n{manifest}\nEOF")
+    applied = kubectl(host, f"apply -f {path}")
+    assert applied.rc == 0, applied.stderr
+    settled = kubectl(host, wait)
+    assert settled.rc == 0, settled.stdout + settled.stderr
+    yield
+    kubectl(host, f"delete -f {path} --wait=false")
+
+
 def kubectl_json(host, args: str):
     out = kubectl(host, f"{args} -o json")
     assert out.rc == 0, out.stderr

@@ -4,7 +4,7 @@ Service across nodes through kube-proxy, and the API endpoint surviving a stoppe
 import time
 
 import pytest
-from conftest import ADMIN, CONTROL_PLANE, LB_SERVER, NODES, get_host, http_get, kubectl, kubectl_json
+from conftest import ADMIN, CONTROL_PLANE, LB_SERVER, NODES, applied_manifest, get_host, http_get, kubectl, kubectl_json
 
 testinfra_hosts = CONTROL_PLANE[:1]
 
@@ -35,15 +35,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def workload(host):
-    with host.sudo():
-        host.run("install -d -m 0700 /root/verify")
-        host.run(f"cat > /root/verify/workload.yaml <<'EOF'\n{MANIFEST}\nEOF")
-    applied = kubectl(host, "apply -f /root/verify/workload.yaml")
-    assert applied.rc == 0, applied.stderr
-    rollout = kubectl(host, "rollout status deployment/verify-workload --timeout=180s")
-    assert rollout.rc == 0, rollout.stdout + rollout.stderr
-    yield
-    kubectl(host, "delete -f /root/verify/workload.yaml --wait=false")
+    yield from applied_manifest(host, "workload", MANIFEST, "rollout status deployment/verify-workload --timeout=180s")
 
 
 def test_every_node_is_registered_and_ready(host):

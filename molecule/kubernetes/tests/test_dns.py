@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from conftest import CONTROL_PLANE, kubectl, kubectl_json
+from conftest import CONTROL_PLANE, applied_manifest, kubectl, kubectl_json
 
 testinfra_hosts = CONTROL_PLANE[:1]
 
@@ -29,15 +29,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def probe(host):
-    with host.sudo():
-        host.run("install -d -m 0700 /root/verify")
-        host.run(f"cat > /root/verify/dns.yaml <<'EOF'\n{PROBE}\nEOF")
-    applied = kubectl(host, "apply -f /root/verify/dns.yaml")
-    assert applied.rc == 0, applied.stderr
-    ready = kubectl(host, "wait --for=condition=Ready pod/verify-dns-probe --timeout=120s")
-    assert ready.rc == 0, ready.stdout + ready.stderr
-    yield
-    kubectl(host, "delete -f /root/verify/dns.yaml --wait=false")
+    yield from applied_manifest(host, "dns", PROBE, "wait --for=condition=Ready pod/verify-dns-probe --timeout=120s")
 
 
 def nslookup(host, name: str):
