@@ -43,6 +43,14 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 
-# 4. Lab images (base: systemd+sshd+python3; mirror: base+nginx), cached by recipe hash.
+# 4. This checkout as the collection stackbench.cluster, the way Ansible and Python import it
+#    (an editable install: collections/ansible_collections/stackbench/cluster links to the root,
+#    and a .pth puts collections/ on the venv's path, where ansible-core also scans for collections).
+mkdir -p "$here/collections/ansible_collections/stackbench"
+ln -sfn ../../.. "$here/collections/ansible_collections/stackbench/cluster"
+site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "$here/collections" > "$site/stackbench-collection.pth"
+
+# 5. Lab images (base: systemd+sshd+python3; mirror: base+nginx), cached by recipe hash.
 "$venv/bin/stackbench" lab images
 log "setup done in $((SECONDS - t0)) s"
