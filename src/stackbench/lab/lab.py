@@ -268,6 +268,7 @@ class Lab:
         result = container.exec_run(["sh", "-c", script])
         if result.exit_code != 0:
             raise StackbenchError(f"could not install the lab key on {host}: {result.output.decode()}")
+        self._finish_node_prep(container)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._ssh_ok(address):
@@ -275,6 +276,20 @@ class Lab:
             time.sleep(0.5)
         raise StackbenchError(f"host {host} ({address}) did not answer SSH within {timeout:.0f} s",
                               f"look inside: docker exec -it {self.container_name(host)} journalctl -b")
+
+    def _finish_node_prep(self, container: Any) -> None:
+        """Run a kubernetes-node's prep again from outside its init (see kubernetes-node-prep.sh)."""
+        if container.labels.get(f"{LABEL}.profile") != "kubernetes-node":
+            return
+        script = ("while systemctl is-active -q stackbench-node-prep; [ \"$(systemctl is-active "
+                  "stackbench-node-prep)\" = activating ]; do sleep 0.2; done; "
+                  "/usr/local/sbin/stackbench-node-prep && "
+                  "{ systemctl is-active -q stackbench-node-prep || systemctl restart stackbench-node-prep; }")
+        result = container.exec_run(["sh", "-c", script])
+        if result.exit_code != 0:
+            raise StackbenchError(f"could not prepare {container.name} as a Kubernetes node: "
+                                  f"{result.output.decode(errors='replace').strip()[-300:]}",
+                                  f"docker exec {container.name} journalctl -u stackbench-node-prep")
 
     def _check_booted(self, container: Any, timeout: float = 10) -> None:
         """Fail with systemd's own last words when a host's init exits at boot."""
@@ -434,6 +449,7 @@ class Lab:
         container = self._host(host)
         container.start()
         self._wait_ssh_only(container)
+        self._finish_node_prep(container)
 
     def kill(self, host: str) -> None:
         self._host(host).kill(signal="SIGKILL")
