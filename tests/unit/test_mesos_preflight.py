@@ -39,7 +39,7 @@ def test_even_master_count(tmp_path):
 
 def test_no_zookeeper_group(tmp_path):
     groups = {k: v for k, v in LAYOUT.items() if k != "zookeeper"}
-    assert_stopped_early(run(tmp_path, groups, SOURCES), "ZooKeeper group 'zookeeper' has 0")
+    assert_stopped_early(run(tmp_path, groups, SOURCES), "inventory group 'zookeeper' is missing")
 
 
 @pytest.mark.parametrize(
@@ -56,4 +56,4 @@ def test_unset_install_source(tmp_path, extra, message):
 
 def test_marathon_without_a_mesos_group(tmp_path):
     groups = {"zookeeper": ["z1"], "marathon": ["m1"]}
-    assert_stopped_early(run(tmp_path, groups, SOURCES), "Marathon needs Mesos masters")
+    assert_stopped_early(run(tmp_path, groups, SOURCES), "inventory group 'mesos_masters' is missing")
