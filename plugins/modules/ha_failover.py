@@ -1,5 +1,8 @@
 #!/usr/bin/python
-"""Documentation of the ha_failover action plugin (plugins/action/ha_failover.py does the work)."""
+"""Documentation of the ha_failover action plugin (plugins/action/ha_failover.py does the work).
+
+The options below say what the action's ARGUMENT_SPEC says (tests/unit/test_ha_action.py checks).
+"""
 # Ansible convention: DOCUMENTATION/EXAMPLES/RETURN come before the imports.
 # ruff: noqa: E402
 
@@ -167,18 +170,18 @@ notes:
 
 EXAMPLES = r"""
 - name: Kill the ZooKeeper leader and measure the failover
-  ha_failover:
+  stackbench.cluster.ha_failover:
     system: zookeeper
     fault: kill
   register: zookeeper_failover
 
 - name: Partition the etcd leader
-  ha_failover:
+  stackbench.cluster.ha_failover:
     system: etcd
     fault: partition
 
 - name: Kill the kube-scheduler that holds the lease, writing through worker1's local endpoint
-  ha_failover:
+  stackbench.cluster.ha_failover:
     system: kube_scheduler
     fault: kill
     endpoint_host: worker1
@@ -263,8 +266,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 def main() -> None:
     module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    module.fail_json(msg="ha_failover runs on the controller as an action plugin; plugins/action must be on "
-                         "the action plugin path (see ansible.cfg)")
+    # Reached only when the module is run without its action plugin (not by its full name).
+    module.fail_json(msg="ha_failover runs on the controller as the action plugin stackbench.cluster.ha_failover: "
+                         "call the module by that name")
 
 
 if __name__ == "__main__":

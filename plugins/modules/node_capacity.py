@@ -72,12 +72,12 @@ options:
 
 EXAMPLES = r"""
 - name: Measure this host and the filesystems of its data dirs
-  node_capacity:
+  stackbench.cluster.node_capacity:
     data_dirs: [/var/lib/zookeeper, /var/lib/etcd]
     addresses: "{{ ansible_facts.all_ipv4_addresses }}"
 
 - name: Kubernetes capacity vs allocatable, one API call for the whole cluster
-  node_capacity:
+  stackbench.cluster.node_capacity:
     view: kubernetes
     kubernetes_api_url: "https://{{ hostvars[groups['kube_control_plane'][0]].ansible_host }}:6443"
     kubernetes_ca_path: /etc/kubernetes/admin/ca.crt
@@ -134,15 +134,17 @@ import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.stackbench_capacity import (
+from ansible.module_utils.urls import open_url
+from ansible_collections.stackbench.cluster.plugins.module_utils.capacity import (
     cgroup_cpu_limit,
     filesystems,
-    parse_kubernetes_nodes,
     parse_meminfo,
+)
+from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes import parse_kubernetes_nodes
+from ansible_collections.stackbench.cluster.plugins.module_utils.mesos import (
     parse_mesos_agent_state,
     parse_mesos_slaves,
 )
-from ansible.module_utils.urls import open_url
 
 
 def _read(path: str) -> str | None:
@@ -214,23 +216,23 @@ def mesos_master_view(module: AnsibleModule) -> dict[str, Any]:
     module.fail_json(msg="no Mesos master answered /master/slaves as leader: " + "; ".join(tried))
 
 
+ARGUMENT_SPEC = {
+    "view": {"type": "str", "choices": ["host", "kubernetes", "mesos_master"], "default": "host"},
+    "data_dirs": {"type": "list", "elements": "path", "default": []},
+    "addresses": {"type": "list", "elements": "str", "default": []},
+    "mesos_agent_url": {"type": "str"},
+    "mesos_master_urls": {"type": "list", "elements": "str", "default": []},
+    "kubernetes_api_url": {"type": "str"},
+    "kubernetes_ca_path": {"type": "path"},
+    "kubernetes_client_cert": {"type": "path"},
+    "kubernetes_client_key": {"type": "path", "no_log": True},
+    "kubernetes_token": {"type": "str", "no_log": True},
+    "timeout": {"type": "int", "default": 10},
+}
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "view": {"type": "str", "choices": ["host", "kubernetes", "mesos_master"], "default": "host"},
-            "data_dirs": {"type": "list", "elements": "path", "default": []},
-            "addresses": {"type": "list", "elements": "str", "default": []},
-            "mesos_agent_url": {"type": "str"},
-            "mesos_master_urls": {"type": "list", "elements": "str", "default": []},
-            "kubernetes_api_url": {"type": "str"},
-            "kubernetes_ca_path": {"type": "path"},
-            "kubernetes_client_cert": {"type": "path"},
-            "kubernetes_client_key": {"type": "path", "no_log": True},
-            "kubernetes_token": {"type": "str", "no_log": True},
-            "timeout": {"type": "int", "default": 10},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     views = {"host": host_view, "kubernetes": kubernetes_view, "mesos_master": mesos_master_view}
     module.exit_json(changed=False, **views[module.params["view"]](module))
 

@@ -1,35 +1,59 @@
-"""Make the plugins importable without an Ansible collection install.
+"""Shared helpers of the unit tests.
 
-`plugins/module_utils` goes on sys.path so `stackbench_*` modules import directly, and an
-alias maps `ansible.module_utils.stackbench_*` (how modules and action plugins import them)
-to the same files. `plugins/filter` and `plugins/callback` go on sys.path for their tests.
+The plugins are imported the way Ansible imports them, as the collection stackbench.cluster
+(`ansible_collections.stackbench.cluster.plugins...`): scripts/setup.sh links the checkout under
+collections/ and puts that directory on the venv's path, so no test loads a file by its path.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
+import contextlib
+import http.server
+import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-for sub in ("plugins/module_utils", "plugins/filter", "plugins/callback"):
-    path = str(ROOT / sub)
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-import ansible.module_utils  # noqa: E402
-
-for util in sorted((ROOT / "plugins/module_utils").glob("stackbench_*.py")):
-    name = util.stem
-    try:
-        module = importlib.import_module(name)
-    except ImportError:  # its own tests will show why; don't break everyone else's
-        continue
-    sys.modules.setdefault(f"ansible.module_utils.{name}", module)
-    setattr(ansible.module_utils, name, sys.modules[f"ansible.module_utils.{name}"])
 
 
 def fixture_text(name: str) -> str:
     return (FIXTURES / name).read_text()
+
+
+@contextlib.contextmanager
+def serve_http(routes: dict[str, tuple[int, Any]]) -> Iterator[str]:
+    """A local HTTP server answering GET `path` with (status, JSON body or text); yields `127.0.0.1:port`."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
+            status, body = routes.get(self.path, (404, {"message": "not found"}))
+            raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def failover_args(**given: Any) -> dict[str, Any]:
+    """ha_failover task arguments as the action hands them on: validated against its one spec, defaults filled."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible_collections.stackbench.cluster.plugins.action.ha_failover import ARGUMENT_SPEC
+
+    result = ArgumentSpecValidator(ARGUMENT_SPEC).validate({"system": "zookeeper", **given})
+    assert not result.error_messages, result.error_messages
+    return result.validated_parameters

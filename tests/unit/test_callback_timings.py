@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from stackbench_timings import CallbackModule
+from ansible_collections.stackbench.cluster.plugins.callback.timings import CallbackModule
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,7 +139,7 @@ def test_default_file_name(callback, tmp_path, monkeypatch):
 
 
 def test_real_run_writes_file_named_by_environment(tmp_path):
-    """Through ansible-playbook: the plugin loads, reads STACKBENCH_TIMINGS_FILE and writes."""
+    """Through ansible-playbook: the plugin loads by its full name, reads STACKBENCH_TIMINGS_FILE and writes."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- name: Timed\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
@@ -147,8 +147,7 @@ def test_real_run_writes_file_named_by_environment(tmp_path):
     )
     target = tmp_path / "out.json"
     env = dict(os.environ, STACKBENCH_TIMINGS_FILE=str(target),
-               ANSIBLE_CALLBACKS_ENABLED="stackbench_timings",
-               ANSIBLE_CALLBACK_PLUGINS=str(ROOT / "plugins/callback"),
+               ANSIBLE_CALLBACKS_ENABLED="stackbench.cluster.timings",
                ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     ansible = Path(sys.executable).with_name("ansible-playbook")
     run = subprocess.run([str(ansible), "-i", "localhost,", "-c", "local", str(playbook)], env=env,

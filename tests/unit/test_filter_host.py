@@ -1,6 +1,6 @@
 import pytest
 from ansible.errors import AnsibleFilterError
-from stackbench_host import has_capability
+from ansible_collections.stackbench.cluster.plugins.filter.stackbench_host import has_capability
 
 FULL = "Name:\tbash\nCapInh:\t0000000000000000\nCapBnd:\t000001ffffffffff\nCapEff:\t0000000000000000\n"
 # The lab machine's bounding set: everything but CAP_SYS_RESOURCE (bit 24).

@@ -6,9 +6,16 @@ import ipaddress
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from ansible_collections.stackbench.cluster.plugins.filter.stackbench_network import (
+    FilterModule,
+    addresses_outside,
+    cidr_address,
+    cidr_contains,
+    cidr_overlaps,
+    cidr_subnet,
+)
 from hypothesis import given
 from hypothesis import strategies as st
-from stackbench_network import FilterModule, addresses_outside, cidr_address, cidr_contains, cidr_overlaps, cidr_subnet
 
 
 def test_node_pod_subnets_are_consecutive():

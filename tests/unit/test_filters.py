@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from hypothesis import given
-from hypothesis import strategies as st
-from stackbench_cluster import (
+from ansible_collections.stackbench.cluster.plugins.filter.stackbench_cluster import (
     FilterModule,
     etcd_initial_cluster,
     quorum_size,
@@ -15,6 +13,8 @@ from stackbench_cluster import (
     zk_connect_string,
     zk_url,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 sizes = st.integers(min_value=1, max_value=10_000)
 

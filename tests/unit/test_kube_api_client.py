@@ -1,5 +1,6 @@
-"""The compare evaluator's API client reads the admin kubeconfig through the plugins' shared
-kubeconfig_credentials() and kube_ssl_context() (one parser for ha_failover and compare)."""
+"""The compare evaluator's API client reads the admin kubeconfig through the collection's
+module_utils/kubernetes.py kubeconfig_credentials() and kube_ssl_context() (one parser for ha_failover
+and compare)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import subprocess
 
 import pytest
 import yaml
+from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes import (
+    kube_ssl_context,
+    kubeconfig_credentials,
+)
 
-from stackbench import module_utils
 from stackbench.compare.kubernetes_eval import KubeAPI
 from stackbench.compare.workload import StepError
 
@@ -45,11 +49,10 @@ def test_the_current_context_picks_the_server_not_the_first_cluster(tmp_path):
 
 
 def test_the_client_key_is_written_private(tmp_path):
-    failover = module_utils.load("stackbench_failover")
-    credentials = failover.kubeconfig_credentials(_kubeconfig(tmp_path))
+    credentials = kubeconfig_credentials(_kubeconfig(tmp_path))
     key_dir = tmp_path / "keys"
     key_dir.mkdir()
-    failover.kube_ssl_context(credentials, str(key_dir))
+    kube_ssl_context(credentials, str(key_dir))
     assert stat.S_IMODE((key_dir / "kube-client.key").stat().st_mode) == 0o600
 
 

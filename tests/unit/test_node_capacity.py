@@ -1,4 +1,5 @@
-"""Parsers and arithmetic of plugins/module_utils/stackbench_capacity.py."""
+"""What node_capacity parses and computes (module_utils capacity.py, kubernetes.py and mesos.py) and the
+report it feeds (plugin_utils/capacity_results.py)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,29 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from conftest import fixture_text
-from hypothesis import given
-from hypothesis import strategies as st
-from stackbench_capacity import (
-    MIB,
+from ansible_collections.stackbench.cluster.plugins.module_utils.capacity import (
     cgroup_cpu_limit,
     existing_ancestor,
     filesystems,
-    format_table,
-    merge_views,
-    parse_kubernetes_nodes,
     parse_meminfo,
+)
+from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes import (
+    parse_kubernetes_nodes,
+    parse_quantity,
+)
+from ansible_collections.stackbench.cluster.plugins.module_utils.mesos import (
+    MIB,
     parse_mesos_agent_state,
     parse_mesos_slaves,
-    parse_quantity,
+)
+from ansible_collections.stackbench.cluster.plugins.plugin_utils.capacity_results import (
+    format_table,
+    merge_views,
     to_csv,
 )
+from conftest import fixture_text
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def test_meminfo():

@@ -1,11 +1,12 @@
-"""The capacity report filters load the shared logic from their path and join results."""
+"""The capacity report filters (plugins/filter/stackbench_report.py) join node_capacity results."""
 
 from __future__ import annotations
 
 import json
 
+from ansible_collections.stackbench.cluster.plugins.filter.stackbench_report import FilterModule
+from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes import parse_kubernetes_nodes
 from conftest import fixture_text
-from stackbench_report import FilterModule
 
 
 def test_filters_join_host_results_and_cluster_views():
@@ -17,8 +18,6 @@ def test_filters_join_host_results_and_cluster_views():
                                    "mesos_resources_cpus": 2.0}},
         "cp1": {"changed": False, "logical_cpus": 2, "memory_total_bytes": 8 * 2**30, "addresses": ["cp1"]},
     }
-    from stackbench_capacity import parse_kubernetes_nodes
-
     kube = parse_kubernetes_nodes(json.loads(fixture_text("kubernetes-nodes.json")))
     rows = filters["capacity_rows"](results, [kube, {}])
     by_host = {r["host"]: r for r in rows}
