@@ -7,6 +7,7 @@ import re
 import pytest
 import yaml
 
+from stackbench import catalog
 from stackbench.artifacts import coredns, registry
 from stackbench.errors import StackbenchError
 from stackbench.paths import REPO_ROOT
@@ -16,7 +17,7 @@ def test_the_role_default_is_the_one_version_everyone_builds_and_deploys():
     version = coredns.role_default_version()
     assert re.fullmatch(r"\d+\.\d+\.\d+", version)
     lab_vars = yaml.safe_load((REPO_ROOT / "inventories/lab/group_vars/all/mirror.yml").read_text())
-    assert lab_vars["coredns_version"] == version
+    assert "coredns_version" not in lab_vars  # declared once, in roles/kubernetes/defaults
     preloaded = [image["name"] for image in lab_vars["containerd_preload_images"]]
     assert "stackbench.local/coredns:{{ coredns_version }}" in preloaded
     assert lab_vars["coredns_image"] == "stackbench.local/coredns:{{ coredns_version }}"
@@ -55,4 +56,4 @@ def test_recipe_changes_with_the_version_and_the_image_runs_unprivileged():
 
 def test_kubernetes_stack_builds_coredns():
     assert registry.BUILDERS["coredns"] == "coredns"
-    assert "coredns" in registry.STACK_ARTIFACTS["kubernetes"]
+    assert "coredns" in catalog.get("kubernetes").artifacts

@@ -1,8 +1,10 @@
 """Bad input to playbooks/kubernetes.yml stops it in its first (read-only) play.
 
-The hosts are local connections: the checks read facts, variables and (for the version
-check) a local HTTP server holding no artifacts; the tests assert that nothing changed and
-that the etcd play never started.
+The first play runs the checks of every role the playbook uses (the shared kubernetes facts,
+etcd, pki, control plane, load balancer, containerd, pod network, node, CoreDNS). The hosts are
+local connections: the checks read facts, variables and a local HTTP server that publishes the
+release binaries of one version and nothing else; each test breaks one input and asserts that
+nothing changed and that the etcd play never started.
 """
 
 from __future__ import annotations
@@ -22,12 +24,19 @@ LAYOUT = {
     "kube_control_plane": ["c1", "c2", "c3"],
     "kube_nodes": ["c1", "c2", "c3", "w1"],
 }
+VERSION = "1.35.4"
+ARCH = "amd64"
+BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl")
 
 
 @pytest.fixture(scope="module")
-def empty_mirror(tmp_path_factory):
-    """An HTTP server on the loopback with no artifacts (every HEAD answers 404)."""
+def mirror(tmp_path_factory):
+    """An HTTP server on the loopback publishing the release binaries of VERSION (empty files)."""
     root = tmp_path_factory.mktemp("mirror")
+    release = root / f"v{VERSION}" / "bin" / "linux" / ARCH
+    release.mkdir(parents=True)
+    for binary in BINARIES:
+        (release / binary).touch()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -36,7 +45,7 @@ def empty_mirror(tmp_path_factory):
     server.shutdown()
 
 
-def run(tmp_path: Path, groups: dict[str, list[str]], extra: dict[str, str], ungrouped: tuple[str, ...] = ()):
+def run(tmp_path: Path, groups: dict[str, list[str]], extra: dict, ungrouped: tuple[str, ...] = ()):
     return run_local_playbook(tmp_path, "kubernetes.yml", groups, extra, ungrouped,
                               env={"ANSIBLE_GATHER_SUBSET": "!all,network"})
 
@@ -45,40 +54,85 @@ def assert_stopped_early(result: subprocess.CompletedProcess, message: str) -> N
     local_playbook.assert_stopped_early(result, message, "Stand up the etcd cluster")
 
 
-# CIDRs that cannot meet the machine's own networks, so each test trips only its own check.
-SAFE = {"kubernetes_pod_cidr": "198.18.0.0/16", "kubernetes_service_cidr": "198.19.0.0/16"}
+def valid(mirror: str, **changes) -> dict:
+    """Input every check accepts, but for `changes`. CIDRs that cannot meet the machine's own
+    networks, and one etcd address per member (the local hosts share the machine's)."""
+    return {
+        "kubernetes_pod_cidr": "198.18.0.0/16",
+        "kubernetes_service_cidr": "198.19.0.0/16",
+        "kubernetes_download_base_url": mirror,
+        "kubernetes_version": VERSION,
+        "kubernetes_arch": ARCH,
+        "etcd_address": "127.0.0.{{ groups['etcd'].index(inventory_hostname) + 1 }}",
+        **changes,
+    }
 
 
-def test_even_etcd_count(tmp_path, empty_mirror):
+def test_even_etcd_count(tmp_path, mirror):
     groups = {**LAYOUT, "etcd": ["c1", "c2"]}
-    extra = {**SAFE, "kubernetes_download_base_url": empty_mirror}
-    assert_stopped_early(run(tmp_path, groups, extra), "an odd number in etcd (2;")
+    assert_stopped_early(run(tmp_path, groups, valid(mirror)), "an odd number in etcd (2;")
 
 
-def test_pod_cidr_overlapping_the_service_cidr(tmp_path, empty_mirror):
-    extra = {**SAFE, "kubernetes_service_cidr": "198.18.128.0/20", "kubernetes_download_base_url": empty_mirror}
+def test_pod_cidr_overlapping_the_service_cidr(tmp_path, mirror):
+    extra = valid(mirror, kubernetes_service_cidr="198.18.128.0/20")
     assert_stopped_early(run(tmp_path, LAYOUT, extra), "must not overlap each other nor the hosts' networks")
 
 
-def test_pod_cidr_overlapping_the_host_network(tmp_path, empty_mirror):
-    extra = {**SAFE, "kubernetes_pod_cidr": "0.0.0.0/1", "kubernetes_download_base_url": empty_mirror}
-    extra["kubernetes_service_cidr"] = "128.0.0.0/1"  # together they hold every address
+def test_pod_cidr_overlapping_the_host_network(tmp_path, mirror):
+    # together they hold every address
+    extra = valid(mirror, kubernetes_pod_cidr="0.0.0.0/1", kubernetes_service_cidr="128.0.0.0/1")
     assert_stopped_early(run(tmp_path, LAYOUT, extra), "must not overlap each other nor the hosts' networks")
 
 
-def test_host_in_no_group(tmp_path, empty_mirror):
-    extra = {**SAFE, "kubernetes_download_base_url": empty_mirror}
-    assert_stopped_early(run(tmp_path, LAYOUT, extra, ungrouped=("stray",)), "are in none of")
+def test_host_in_no_group(tmp_path, mirror):
+    assert_stopped_early(run(tmp_path, LAYOUT, valid(mirror), ungrouped=("stray",)), "are in none of")
 
 
-def test_version_without_artifacts(tmp_path, empty_mirror):
-    extra = {**SAFE, "kubernetes_download_base_url": empty_mirror, "kubernetes_version": "1.99.0"}
-    result = run(tmp_path, LAYOUT, extra)
+def test_version_without_artifacts(tmp_path, mirror):
+    result = run(tmp_path, LAYOUT, valid(mirror, kubernetes_version="1.99.0"))
     assert_stopped_early(result, "missing artifacts for v1.99.0")
 
 
-def test_preloaded_image_missing_from_the_mirror(tmp_path, empty_mirror):
-    image = f"{empty_mirror}/images/coredns-9.9.9.tar"
-    extra = {**SAFE, "kubernetes_download_base_url": empty_mirror,
-             "containerd_preload_images": [{"name": "stackbench.local/coredns:9.9.9", "url": image}]}
-    assert_stopped_early(run(tmp_path, LAYOUT, extra), image)
+def test_preloaded_image_missing_from_the_mirror(tmp_path, mirror):
+    image = f"{mirror}/images/coredns-9.9.9.tar"
+    extra = valid(mirror, containerd_preload_images=[
+        {"name": "stackbench.local/coredns:9.9.9", "url": image, "checksum_url": f"{image}.sha256"}])
+    result = run(tmp_path, LAYOUT, extra)
+    assert_stopped_early(result, "containerd: image archives to preload")
+    assert image in result.stdout
+
+
+def test_cluster_dns_outside_the_service_cidr(tmp_path, mirror):
+    result = run(tmp_path, LAYOUT, valid(mirror, kubernetes_cluster_dns="10.200.0.10"))
+    assert_stopped_early(result, "kubernetes_node: the cluster DNS address 10.200.0.10 (kubernetes_cluster_dns")
+    assert "is not inside the service CIDR 198.19.0.0/16" in result.stdout
+
+
+def test_node_pod_subnet_without_room_for_max_pods(tmp_path, mirror):
+    result = run(tmp_path, LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=30))
+    assert_stopped_early(result, "kubernetes_node: a /30 node pod subnet (kubernetes_node_pod_cidr_prefix) "
+                                 "has 4 addresses, 1 of")
+    assert ("fewer than the kubelet's maxPods 110 (kubernetes_node_kubelet_max_pods). "
+            "Use a prefix of /25") in result.stdout
+
+
+def test_node_pod_subnet_follows_the_max_pods_setting(tmp_path, mirror):
+    result = run(tmp_path, LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=26,
+                                         kubernetes_node_kubelet_max_pods=120))
+    assert_stopped_early(result, "has 64 addresses, 61 of them for pods")
+    assert ("fewer than the kubelet's maxPods 120 (kubernetes_node_kubelet_max_pods). "
+            "Use a prefix of /25") in result.stdout
+
+
+@pytest.mark.parametrize(("prefix", "max_pods"), [
+    (25, {}),  # 125 pod addresses hold the default 110
+    (26, {"kubernetes_node_kubelet_max_pods": 61}),  # 61 pod addresses, exactly
+    (26, {"kubernetes_kubelet_max_pods": 50}),  # the name before the role split still counts
+])
+def test_node_pod_subnet_large_enough_passes_and_coredns_checks_in_the_first_play(tmp_path, mirror, prefix, max_pods):
+    # The pod subnet check passes; the CoreDNS check, the last of the first play, then refuses
+    # an address outside the service CIDR before any host changes.
+    extra = valid(mirror, kubernetes_node_pod_cidr_prefix=prefix, coredns_cluster_ip="10.200.0.10", **max_pods)
+    result = run(tmp_path, LAYOUT, extra)
+    assert_stopped_early(result, "coredns_cluster_ip 10.200.0.10 is not inside the service CIDR 198.19.0.0/16")
+    assert "kubernetes_node: a /" not in result.stdout
