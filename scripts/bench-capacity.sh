@@ -4,7 +4,7 @@
 #   scripts/bench-capacity.sh INVENTORY [extra ansible-playbook args, e.g. -c paramiko]
 #
 # Writes results/capacity-<ts>.{json,csv} (the playbook) and results/timings-capacity-<ts>.json
-# (the stackbench_timings callback), and prints the wall-clock duration.
+# (the stackbench.cluster.timings callback), and prints the wall-clock duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 inventory=${1:?usage: $0 INVENTORY [ansible-playbook args]}
@@ -12,7 +12,8 @@ shift
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p results
 export STACKBENCH_TIMINGS_FILE="results/timings-capacity-${stamp}.json"
-export ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks,stackbench_timings"
+# by collection name, like src/stackbench/runner.py (ansible.cfg's collections_path finds the collection)
+export ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks,stackbench.cluster.timings"
 start=$(date +%s.%N)
 ansible-playbook -i "$inventory" playbooks/capacity.yml "$@"
 end=$(date +%s.%N)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from stackbench import catalog
 from stackbench.errors import StackbenchError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     images_p = lab.add_parser("images", help="build (or find cached) lab images")
     images_p.set_defaults(func=cmd_lab_images)
     up = lab_cmd("up", cmd_lab_up, "create lab hosts and write an inventory")
-    up.add_argument("--stack", default="plain", help="topology: plain, zookeeper, etcd, mesos, kubernetes")
+    up.add_argument("--stack", default="plain", help=f"topology: plain, {', '.join(catalog.names())}")
     up.add_argument("--nodes", type=int, help="number of hosts")
     up.add_argument("--topology", help="a topology YAML file (hosts: [{name, groups, profile}])")
     up.add_argument("--platforms", help=argparse.SUPPRESS)  # molecule's platforms, as JSON
@@ -157,19 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     art.add_parser("list", help="show what the mirror holds, with checksums").set_defaults(func=cmd_artifacts_list)
 
     up_p = sub.add_parser("up", help="stand up a stack (on the lab when no inventory is given)")
-    up_p.add_argument("stack")
+    up_p.add_argument("stack", help=", ".join(catalog.names()))
     up_p.add_argument("-i", "--inventory")
     up_p.add_argument("--nodes", type=int)
     up_p.add_argument("-e", "--extra-vars", action="append", default=[])
     up_p.set_defaults(func=cmd_up)
     down_p = sub.add_parser("down", help="tear a stack down (the lab: remove its hosts)")
-    down_p.add_argument("stack")
+    down_p.add_argument("stack", help=", ".join(catalog.names()))
     down_p.add_argument("-i", "--inventory")
     down_p.set_defaults(func=cmd_down)
     cmp_p = sub.add_parser("compare", help="evaluate both stacks the same way and write a report "
                                             "(on the labs when no inventory is given)")
     cmp_p.add_argument("-i", "--inventory", help="an inventory with the groups of one or both stacks")
-    cmp_p.add_argument("--stacks", default="mesos,kubernetes", help="comma-separated (default: mesos,kubernetes)")
+    compared = ",".join(s.name for s in catalog.compared())
+    cmp_p.add_argument("--stacks", default=compared, help=f"comma-separated (default: {compared})")
     cmp_p.add_argument("--instances", type=int, default=3, help="instances of the workload (default: 3)")
     cmp_p.add_argument("--out", help="parent directory of the run directory (default: results/compare)")
     cmp_p.add_argument("--faults", default="kill", help="ha_failover faults, comma-separated (default: kill)")

@@ -4,26 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stackbench import catalog
 from stackbench.errors import StackbenchError
-from stackbench.paths import REPO_ROOT
-
-STACK_PLAYBOOKS = {
-    "zookeeper": "zookeeper.yml",
-    "etcd": "etcd.yml",
-    "mesos": "mesos.yml",
-    "kubernetes": "kubernetes.yml",
-}
-
-
-def _check_stack(stack: str) -> str:
-    if stack not in STACK_PLAYBOOKS:
-        raise StackbenchError(f"unknown stack {stack!r}", f"use one of: {', '.join(STACK_PLAYBOOKS)}",
-                              exit_code=2)
-    playbook = STACK_PLAYBOOKS[stack]
-    if not (REPO_ROOT / "playbooks" / playbook).exists():
-        raise StackbenchError(f"stack {stack!r} has no playbook yet (playbooks/{playbook})",
-                              "see the open issues for its status")
-    return playbook
 
 
 def _parse_extra_vars(pairs: list[str]) -> dict[str, str]:
@@ -38,7 +20,8 @@ def _parse_extra_vars(pairs: list[str]) -> dict[str, str]:
 
 def up(stack: str, inventory: str | None = None, nodes: int | None = None,
        extra_vars: list[str] | None = None) -> int:
-    playbook = _check_stack(stack)
+    spec = catalog.get(stack)
+    playbook = spec.playbook("up")
     variables = _parse_extra_vars(extra_vars or [])
     if inventory:
         inventory_path = Path(inventory)
@@ -46,7 +29,7 @@ def up(stack: str, inventory: str | None = None, nodes: int | None = None,
             raise StackbenchError(f"inventory {inventory} does not exist", "give a path to an inventory file",
                                   exit_code=2)
     else:
-        inventory_path = _lab_inventory(stack, nodes)
+        inventory_path = lab_inventory(stack, nodes)
     print(f"stackbench: standing up {stack} with playbooks/{playbook} on {inventory_path}", flush=True)
     from stackbench.runner import run_playbook
 
@@ -62,35 +45,33 @@ def up(stack: str, inventory: str | None = None, nodes: int | None = None,
     return 0
 
 
-def _lab_inventory(stack: str, nodes: int | None) -> Path:
+def lab_inventory(stack: str, nodes: int | None) -> Path:
+    """The lab inventory of `stack`: the lab made (or its mirror started) and its artifacts built."""
     from stackbench.artifacts import registry
     from stackbench.lab import topology
     from stackbench.lab.lab import Lab
 
-    lab = Lab(stack)
+    spec = catalog.get(stack)
+    lab = Lab(spec.name)
     if not lab.inventory_path.exists():
         if lab.exists():
             lab.down(quiet=True)
-        lab.up(topology.builtin(stack, nodes))
+        lab.up(topology.builtin(spec.name, nodes))
     else:
         lab.ensure_mirror()
-    for component in registry.STACK_ARTIFACTS.get(stack, ()):
+    for component in spec.artifacts:
         registry.build(component)
     return lab.inventory_path
 
 
 def down(stack: str, inventory: str | None = None) -> int:
-    if stack not in STACK_PLAYBOOKS:
-        raise StackbenchError(f"unknown stack {stack!r}", f"use one of: {', '.join(STACK_PLAYBOOKS)}",
-                              exit_code=2)
+    spec = catalog.get(stack)
     if inventory:
-        reset = REPO_ROOT / "playbooks" / f"{stack}-reset.yml"
-        if not reset.exists():
-            raise StackbenchError(f"no reset playbook for {stack} on real hosts yet (playbooks/{reset.name})")
+        reset = spec.playbook("reset")
         from stackbench.runner import run_playbook
 
-        return 0 if run_playbook(reset.name, Path(inventory), label=f"down-{stack}").rc == 0 else 1
+        return 0 if run_playbook(reset, Path(inventory), label=f"down-{stack}").rc == 0 else 1
     from stackbench.lab.lab import Lab
 
-    Lab(stack).down()
+    Lab(spec.name).down()
     return 0

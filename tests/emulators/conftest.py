@@ -19,7 +19,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 BIN = HERE / "bin"
-sys.path.insert(0, str(HERE))
+# The programs in bin/ import mesos_emulator from here (pytest itself has it from pyproject's pythonpath).
+PROGRAM_ENV = {"PYTHONPATH": str(HERE)}
 
 ZOOKEEPER_VERSION = "3.8.4"
 POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
@@ -124,7 +125,8 @@ class Daemons:
     def start(self, program: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.workdir / f"{program}-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [str(BIN / program), *args], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            [sys.executable, str(BIN / program), *args], stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **PROGRAM_ENV, **(env or {})},
         )
         self.procs.append(proc)
         return proc

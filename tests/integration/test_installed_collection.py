@@ -39,7 +39,8 @@ def installed(tmp_path_factory) -> Path:
     version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
     tarball = build / f"stackbench-cluster-{version}.tar.gz"
     assert tarball.exists(), list(build.iterdir())
-    names = tarfile.open(tarball).getnames()
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
     assert "MANIFEST.json" in names and "roles/zookeeper/tasks/main.yml" in names
     assert "plugins/modules/zookeeper_ensemble_status.py" in names
     assert not [n for n in names if n.startswith(("tests/", "molecule/", "src/", ".venv/", "collections/"))]

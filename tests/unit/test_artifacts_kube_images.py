@@ -87,3 +87,16 @@ def test_pause_program_exits_zero_on_sigterm(tmp_path):
         proc.wait(timeout=0.3)  # it sleeps until told otherwise
     proc.terminate()
     assert proc.wait(timeout=5) == 0
+
+
+def test_a_failing_build_step_is_one_error_naming_the_build_and_command(tmp_path):
+    from stackbench.artifacts import etcd, steps
+    from stackbench.errors import StackbenchError
+
+    logged: list[str] = []
+    assert steps.run_step(["echo", "hi"], tmp_path, logged.append) == "hi\n" and logged == ["  $ echo hi"]
+    with pytest.raises(StackbenchError, match=r"^etcd build step failed: sh -c echo boom >&2; exit 3$") as err:
+        etcd.run_step(["sh", "-c", "echo boom >&2; exit 3"], tmp_path, lambda _msg: None)
+    assert err.value.hint == "boom"
+    with pytest.raises(StackbenchError, match=r"^image build step failed: false 1 2 3 4 5 \.\.\.$"):
+        images.run_step(["false", "1", "2", "3", "4", "5", "6"], tmp_path, lambda _msg: None)

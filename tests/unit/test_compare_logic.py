@@ -289,16 +289,35 @@ def test_kubernetes_quantities_and_requests_per_node():
 
 
 def test_the_sampler_keeps_a_jvms_main_class_after_a_long_classpath():
-    import importlib.util
+    """playbooks/files/proc_sample.py runs on hosts: here it runs as a program on this machine's /proc."""
+    import subprocess
+    import sys
+    import uuid
 
     from stackbench.paths import REPO_ROOT
 
-    spec = importlib.util.spec_from_file_location("proc_sample", REPO_ROOT / "playbooks" / "files" / "proc_sample.py")
-    sampler = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sampler)
-    line = "java -cp " + ":".join(f"/opt/zookeeper/lib/jar{i}.jar" for i in range(40)) + (
-        " org.apache.zookeeper.server.quorum.QuorumPeerMain /etc/zookeeper/zoo.cfg")
-    short = sampler.shorten(line)
-    assert len(short) < 420 and short.startswith("java -cp ")
-    assert logic.match_daemon(short) == "zookeeper"
-    assert sampler.shorten("etcd --name a") == "etcd --name a"
+    token = f"stackbench-sampler-test-{uuid.uuid4().hex}"
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    classpath = ":".join(f"/opt/{token}/lib/jar{i}.jar" for i in range(40))
+    jvm_like = [*sleep, "-cp", classpath, "org.apache.zookeeper.server.quorum.QuorumPeerMain", "/etc/zookeeper/zoo.cfg"]
+    short_one = [*sleep, f"{token}-etcd", "--name", "a"]
+    procs = [subprocess.Popen(argv) for argv in (jvm_like, short_one)]
+    try:
+        sampled = subprocess.run([sys.executable, str(REPO_ROOT / "playbooks" / "files" / "proc_sample.py"), "0.2",
+                                  token], check=True, capture_output=True, text=True, timeout=30)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    document = json.loads(sampled.stdout)
+    assert document["interval"] == 0.2 and document["clk_tck"] > 0
+    rows = {row["pid"]: row for row in document["processes"]}
+    assert set(rows) == {p.pid for p in procs}
+    long_line, short_line = rows[procs[0].pid]["cmdline"], rows[procs[1].pid]["cmdline"]
+    assert len(" ".join(jvm_like)) > 420
+    assert len(long_line) < 420 and long_line.startswith(f"{sys.executable} -c import time")
+    assert long_line.endswith("QuorumPeerMain /etc/zookeeper/zoo.cfg")
+    assert logic.match_daemon(long_line) == "zookeeper"
+    assert short_line == " ".join(short_one)
+    for row in rows.values():
+        assert row["ticks_after"] >= row["ticks_before"] >= 0 and row["rss_kb"] > 0

@@ -17,6 +17,12 @@ def test_mesos_archive_layout_and_modes(tmp_path):
     top = f"mesos-{emulators.MESOS_VERSION}"
     assert names[f"{top}/sbin/mesos-master"].mode == 0o755
     assert names[f"{top}/sbin/mesos-agent"].mode == 0o755
+    # the programs lie beside the packages they import; sbin/ links to them
+    for program in ("mesos-master", "mesos-agent"):
+        link = names[f"{top}/sbin/{program}"]
+        assert link.issym() and link.linkname == f"../lib/mesos-emulator/{program}"
+        assert names[f"{top}/lib/mesos-emulator/{program}"].isfile()
+        assert names[f"{top}/lib/mesos-emulator/{program}"].mode == 0o755
     assert f"{top}/lib/mesos-emulator/mesos_emulator/master.py" in names
     assert f"{top}/lib/mesos-emulator/kazoo/client.py" in names
     assert not any("/kazoo/tests/" in n for n in names)
@@ -33,6 +39,8 @@ def test_marathon_archive_and_checksum_file(tmp_path):
     assert checksum == f"{hashlib.sha256(tarball.read_bytes()).hexdigest()}  {tarball.name}\n"
     with tarfile.open(tarball) as tar:
         assert tar.getmember(f"marathon-{emulators.MARATHON_VERSION}/bin/marathon").mode == 0o755
+        assert tar.getmember(f"marathon-{emulators.MARATHON_VERSION}/bin/marathon").linkname == (
+            "../lib/mesos-emulator/marathon")
 
 
 def test_archives_are_reproducible_and_cached(tmp_path):
@@ -50,3 +58,29 @@ def test_archive_bytes_owner_and_mtime():
         members = tar.getmembers()
     assert [m.name for m in members] == ["top", "top/a", "top/a/b.txt"]
     assert {(m.uid, m.mtime) for m in members} == {(0, emulators.SOURCE_DATE_EPOCH)}
+
+
+def test_the_unpacked_programs_find_their_packages_through_the_links(tmp_path):
+    """As the roles run them: the link in sbin/ (bin/), through a `current` link, no PYTHONPATH."""
+    import os
+    import subprocess
+    import sys
+
+    emulators.build(tmp_path / "mirror", log=lambda _msg: None)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for relpath, program, argv, code in (
+        (emulators.mesos_relpath(), "sbin/mesos-master", ["--no_such_flag=1"], 1),
+        (emulators.mesos_relpath(), "sbin/mesos-agent", ["--no_such_flag=1"], 1),
+        (emulators.marathon_relpath(), "bin/marathon", ["--master", "zk://x:1/mesos", "--no_such_flag", "1"], 112),
+    ):
+        install = tmp_path / "opt" / relpath.name
+        if not install.exists():
+            with tarfile.open(tmp_path / "mirror" / relpath) as tar:
+                tar.extractall(install, filter="data")
+            (top,) = install.iterdir()
+            (install / "current").symlink_to(top.name)
+        proc = subprocess.run([sys.executable, str(install / "current" / program), *argv], env=env,
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == code, proc.stderr
+        assert "no_such_flag" in proc.stderr + proc.stdout
+        assert "ModuleNotFoundError" not in proc.stderr

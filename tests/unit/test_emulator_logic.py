@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulators"))
-
-from mesos_emulator import agent, marathon, master, resources, zk  # noqa: E402
-from mesos_emulator.flags import FlagError, load_marathon_flags, load_mesos_flags  # noqa: E402
+# mesos_emulator is importable through pyproject's pytest `pythonpath` (tests/emulators)
+from mesos_emulator import agent, marathon, master, resources, zk
+from mesos_emulator.flags import FlagError, load_marathon_flags, load_mesos_flags
 
 GB = 1024 * 1024 * 1024
 

@@ -97,5 +97,5 @@ def test_build_returns_cached_without_running_go(tmp_path, monkeypatch):
     def no_go(*args, **kwargs):
         raise AssertionError("go must not run for a cached version")
 
-    monkeypatch.setattr(etcd, "_run", no_go)
+    monkeypatch.setattr(etcd, "run_step", no_go)
     assert etcd.build(tmp_path, log=lambda _msg: None) == [archive, archive.parent / "SHA256SUMS"]

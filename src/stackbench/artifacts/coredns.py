@@ -7,7 +7,7 @@ wrapper module, statically (CGO off), and put the binary alone into an image:
     <mirror>/images/coredns-<V>.tar   stackbench.local/coredns:<V>   (+ .sha256, .recipe)
 
 The containerd role imports it on every node like the pause and workload images. The
-version is `coredns_version` in roles/coredns/defaults (one place declares it), unless
+version is `coredns_version` in roles/kubernetes/defaults (one place declares it), unless
 STACKBENCH_COREDNS_VERSION names another. `coredns -version` prints `CoreDNS-<V>`, which the
 build checks. The image runs as 65532 (upstream's `nonroot`); the role makes CoreDNS listen
 on an unprivileged port, so no capability is needed.
@@ -16,23 +16,26 @@ on an unprivileged port, so no capability is needed.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from stackbench.artifacts import kube_images
+from stackbench import roles
+from stackbench.artifacts import kube_images, steps
 from stackbench.artifacts.goversions import parse_version
 from stackbench.errors import StackbenchError
-from stackbench.paths import REPO_ROOT, build_dir
+from stackbench.paths import build_dir
 
 NAME = "coredns"
 DESCRIPTION = "CoreDNS built from its Go module into a FROM-scratch image (docker save tar)"
 
 MODULE = "github.com/coredns/coredns"
 COMMIT_VARIABLE = "github.com/coredns/coredns/coremain.GitCommit"
-ROLE_DEFAULTS = REPO_ROOT / "roles" / "coredns" / "defaults" / "main.yml"
+# The release is declared with Kubernetes (roles/coredns depends on roles/kubernetes for it).
+ROLE_DEFAULTS = roles.defaults_file("kubernetes")
+run_step = partial(steps.run_step, what=NAME)
 IMAGE_USER = "65532:65532"
 
 Log = Callable[[str], None]
@@ -46,11 +49,11 @@ ENTRYPOINT ["/coredns"]
 
 
 def role_default_version(defaults_file: Path = ROLE_DEFAULTS) -> str:
-    """`coredns_version` from the role defaults (a plain `coredns_version: "1.N.M"` line)."""
-    match = re.search(r'^coredns_version:\s*"?([0-9.]+)"?\s*$', defaults_file.read_text(), re.MULTILINE)
-    if not match:
+    """`coredns_version` from the role defaults (a plain release, `coredns_version: "1.N.M"`)."""
+    version = roles.release_in(defaults_file, "coredns_version")
+    if not version:
         raise StackbenchError(f"no coredns_version in {defaults_file}")
-    return match.group(1)
+    return version
 
 
 def resolve_version() -> str:
@@ -96,20 +99,20 @@ def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
                GOTOOLCHAIN="local")
     started = time.monotonic()
     log(f"coredns {version}: resolving modules in {work}")
-    kube_images.run_step(["go", "mod", "tidy"], work, log, env)
+    run_step(["go", "mod", "tidy"], work, log, env)
     context = work / "image"
     shutil.rmtree(context, ignore_errors=True)
     context.mkdir()
     binary = context / "coredns"
     log(f"coredns {version}: building (a few minutes on 2 cores)")
-    kube_images.run_step(["nice", "-n", "10", "go", "build", "-trimpath", "-ldflags", ldflags(version),
-                          "-o", str(binary), MODULE], work, log, env)
-    printed = kube_images.run_step([str(binary), "-version"], work, log)
+    run_step(["nice", "-n", "10", "go", "build", "-trimpath", "-ldflags", ldflags(version),
+              "-o", str(binary), MODULE], work, log, env)
+    printed = run_step([str(binary), "-version"], work, log)
     if f"CoreDNS-{version}" not in printed:
         raise StackbenchError(f"built coredns does not report version {version}", printed.strip())
     (context / "Dockerfile").write_text(DOCKERFILE)
     tag = kube_images.image_tag("coredns", version)
-    kube_images.run_step(kube_images.docker_build_command(tag, wanted), context, log)
+    run_step(kube_images.docker_build_command(tag, wanted), context, log)
     written = kube_images.save_image(tag, archive, wanted, work, log)
     log(f"coredns {version}: built in {time.monotonic() - started:.1f} s; {tag} saved to {archive} "
         f"({archive.stat().st_size / 1e6:.1f} MB)")

@@ -10,6 +10,12 @@ serves the emulators in the same archive shapes a user makes from real builds:
 - `<mirror>/marathon-emulator/v<V>/marathon-<V>-emulator.tgz`: like the upstream Marathon
   tarball, one top directory `marathon-<V>/` holding `bin/marathon` (plus `lib/mesos-emulator/`).
 
+The programs (tests/emulators/bin/*) lie in `lib/mesos-emulator/` beside the packages they
+import, and `sbin/...` / `bin/marathon` are symbolic links to them: Python imports from the
+directory of the program it runs (symbolic links resolved), so nothing edits the import path,
+and a process still shows as `python3 .../sbin/mesos-master` (what the control-plane cost
+sampler looks for).
+
 Each with a `.sha256` file in sha256sum form. The archives are reproducible (sorted members,
 fixed mtimes and owners, gzip mtime 0); a rebuild happens only when the emulator sources or
 kazoo change.
@@ -21,6 +27,8 @@ import gzip
 import hashlib
 import importlib.util
 import io
+import posixpath
+import stat
 import tarfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -61,12 +69,16 @@ def kazoo_dir() -> Path:
 def members(
     top: str, scripts: dict[str, str], emulator_root: Path = EMULATOR_ROOT, kazoo: Path | None = None
 ) -> list[tuple[str, bytes, int]]:
-    """(path in archive, content, mode) for one archive, sorted by path."""
+    """(path in archive, content, mode) for one archive, sorted by path; `scripts` maps where each
+    program is run from (a link) to its name in tests/emulators/bin. A link's content is its target."""
     kazoo = kazoo or kazoo_dir()
     out: list[tuple[str, bytes, int]] = []
-    for target, script in scripts.items():
-        out.append((f"{top}/{target}", (emulator_root / "bin" / script).read_bytes(), 0o755))
     lib = f"{top}/lib/mesos-emulator"
+    for target, script in scripts.items():
+        program = f"{lib}/{script}"
+        out.append((program, (emulator_root / "bin" / script).read_bytes(), 0o755))
+        link = posixpath.relpath(program, posixpath.dirname(f"{top}/{target}"))
+        out.append((f"{top}/{target}", link.encode(), stat.S_IFLNK | 0o755))
     package = emulator_root / "mesos_emulator"
     for path in _python_files(package):
         out.append((f"{lib}/mesos_emulator/{path.relative_to(package)}", path.read_bytes(), 0o644))
@@ -79,7 +91,8 @@ def members(
 
 
 def archive_bytes(entries: Iterable[tuple[str, bytes, int]]) -> bytes:
-    """A reproducible .tar.gz of `entries` (directories implied and added, all owned by root)."""
+    """A reproducible .tar.gz of `entries` (directories implied and added, all owned by root); an entry
+    whose mode says symbolic link (stat.S_IFLNK) is one, to the path its content names."""
     entries = list(entries)
     dirs = sorted({"/".join(name.split("/")[:i]) for name, _, _ in entries for i in range(1, name.count("/") + 1)})
     raw = io.BytesIO()
@@ -90,8 +103,13 @@ def archive_bytes(entries: Iterable[tuple[str, bytes, int]]) -> bytes:
             tar.addfile(info)
         for name, content, mode in entries:
             info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(content), mode, SOURCE_DATE_EPOCH
-            tar.addfile(info, io.BytesIO(content))
+            info.mode, info.mtime = stat.S_IMODE(mode), SOURCE_DATE_EPOCH
+            if stat.S_ISLNK(mode):
+                info.type, info.linkname = tarfile.SYMTYPE, content.decode()
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
         gz.write(raw.getvalue())

@@ -29,17 +29,17 @@ import gzip
 import hashlib
 import io
 import os
-import re
-import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
-from stackbench.artifacts import goversions
+from stackbench import roles
+from stackbench.artifacts import goversions, steps
 from stackbench.artifacts.goversions import parse_version
 from stackbench.errors import StackbenchError
-from stackbench.paths import REPO_ROOT, build_dir
+from stackbench.paths import build_dir
 
 NAME = "etcd"
 DESCRIPTION = "etcd, etcdctl, etcdutl 3.5.x built from Go modules (etcd GitHub release layout)"
@@ -51,7 +51,8 @@ MAIN_MODULES: dict[str, str] = {
     "etcdutl": "go.etcd.io/etcd/etcdutl/v3",
 }
 VERSION_PACKAGE = "go.etcd.io/etcd/api/v3/version"
-ROLE_DEFAULTS = REPO_ROOT / "roles" / "etcd" / "defaults" / "main.yml"
+ROLE_DEFAULTS = roles.defaults_file("etcd")
+run_step = partial(steps.run_step, what=NAME)
 
 Log = Callable[[str], None]
 
@@ -62,11 +63,11 @@ def latest_patch(versions: Iterable[str], minor: str = "3.5") -> str:
 
 
 def role_default_version(defaults_file: Path = ROLE_DEFAULTS) -> str:
-    """`etcd_version` from the role defaults (a plain `etcd_version: "3.5.N"` line)."""
-    match = re.search(r'^etcd_version:\s*"?([0-9.]+)"?\s*$', defaults_file.read_text(), re.MULTILINE)
-    if not match:
+    """`etcd_version` from the role defaults (a plain release, `etcd_version: "3.5.N"`)."""
+    version = roles.release_in(defaults_file, "etcd_version")
+    if not version:
         raise StackbenchError(f"no etcd_version in {defaults_file}")
-    return match.group(1)
+    return version
 
 
 def release_dir(mirror: Path, version: str) -> Path:
@@ -119,21 +120,11 @@ def make_archive(binaries: dict[str, Path], version: str, dest: Path) -> None:
     tmp.replace(dest)
 
 
-def _run(cmd: list[str], cwd: Path, log: Log, env: dict[str, str] | None = None) -> str:
-    log("  $ " + " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise StackbenchError(
-            f"etcd build step failed: {' '.join(cmd)}", (proc.stderr or proc.stdout).strip()[-2000:]
-        )
-    return proc.stdout
-
-
 def resolve_version(log: Log) -> str:
     wanted = os.environ.get("STACKBENCH_ETCD_VERSION") or role_default_version()
     if wanted != "latest":
         return ".".join(str(p) for p in parse_version(wanted))
-    out = _run(["go", "list", "-m", "-versions", MAIN_MODULES["etcd"]], Path.cwd(), log)
+    out = run_step(["go", "list", "-m", "-versions", MAIN_MODULES["etcd"]], Path.cwd(), log)
     return latest_patch(out.split()[1:])
 
 
@@ -162,14 +153,14 @@ def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
     )
     started = time.monotonic()
     log(f"etcd v{version}: resolving modules in {work}")
-    _run(["go", "mod", "tidy"], work, log, env)
+    run_step(["go", "mod", "tidy"], work, log, env)
     out_dir = work / "bin"
     out_dir.mkdir(exist_ok=True)
     binaries: dict[str, Path] = {}
     for binary, module in MAIN_MODULES.items():
         log(f"etcd v{version}: building {binary}")
         target = out_dir / binary
-        _run(
+        run_step(
             [
                 "nice",
                 "-n",
@@ -188,7 +179,7 @@ def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
             env,
         )
         binaries[binary] = target
-    printed = _run([str(binaries["etcd"]), "--version"], work, log)
+    printed = run_step([str(binaries["etcd"]), "--version"], work, log)
     if f"etcd Version: {version}" not in printed:
         raise StackbenchError(f"built etcd does not report version {version}", printed.strip())
     folder.mkdir(parents=True, exist_ok=True)

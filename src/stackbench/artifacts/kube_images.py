@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
+from stackbench.artifacts import steps
 from stackbench.errors import StackbenchError
 from stackbench.paths import build_dir
+
+NAME = "images"
+DESCRIPTION = "pause and workload container images built FROM scratch (docker save tars) for containerd to import"
 
 IMAGES_PATH = "images"
 IMAGE_PREFIX = "stackbench.local"
@@ -39,6 +43,7 @@ PAUSE_VERSION = "1.0"
 WORKLOAD_VERSION = "1.0"
 WORKLOAD_PORT = 8080
 BUSYBOX_PACKAGE = "busybox-static"
+run_step = partial(steps.run_step, what="image")
 
 Log = Callable[[str], None]
 
@@ -168,15 +173,6 @@ def workload_recipe(busybox_deb: bytes) -> str:
 
 
 # --- building ----------------------------------------------------------------------------------
-
-
-def run_step(cmd: list[str], cwd: Path, log: Log, env: dict[str, str] | None = None) -> str:
-    log("  $ " + " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise StackbenchError(f"image build step failed: {' '.join(cmd[:4])} ...",
-                              (proc.stderr or proc.stdout).strip()[-2000:])
-    return proc.stdout
 
 
 def save_image(tag: str, archive: Path, recipe: str, work: Path, log: Log) -> list[Path]:

@@ -41,15 +41,16 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
-from stackbench.artifacts import goversions
+from stackbench import roles
+from stackbench.artifacts import goversions, steps
 from stackbench.artifacts.goversions import parse_version
 from stackbench.errors import StackbenchError
-from stackbench.paths import REPO_ROOT, build_dir
+from stackbench.paths import build_dir
 
 NAME = "kubernetes"
 DESCRIPTION = (
@@ -75,7 +76,8 @@ PLATFORM = ("linux", "amd64")
 VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 BUILD_TAGS = "selinux,notest"
 WRAPPER_MODULE = "stackbench.local/kubernetes-build"
-ROLE_DEFAULTS = REPO_ROOT / "roles" / "kubernetes" / "defaults" / "main.yml"
+ROLE_DEFAULTS = roles.defaults_file("kubernetes")
+run_step = partial(steps.run_step, what=NAME)
 VERSION_ENV = "STACKBENCH_KUBERNETES_VERSION"
 PARALLEL_ENV = "STACKBENCH_GO_BUILD_P"
 
@@ -101,11 +103,8 @@ def staging_version(version: str) -> str:
 
 
 def role_default_version(defaults_file: Path = ROLE_DEFAULTS) -> str | None:
-    """`kubernetes_version` from the role defaults, or None while there is no such role."""
-    if not defaults_file.is_file():
-        return None
-    match = re.search(r'^kubernetes_version:\s*"?v?([0-9.]+)"?\s*$', defaults_file.read_text(), re.MULTILINE)
-    return match.group(1) if match else None
+    """`kubernetes_version` from the role defaults, or None while there is no such role (or version)."""
+    return roles.release_in(defaults_file, "kubernetes_version")
 
 
 # --- the wrapper module ----------------------------------------------------------------------
@@ -271,15 +270,6 @@ def human_bytes(count: int) -> str:
 # --- running go --------------------------------------------------------------------------------
 
 
-def _run(cmd: list[str], cwd: Path, log: Log, env: Mapping[str, str] | None = None) -> str:
-    log("  $ " + " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise StackbenchError(f"kubernetes build step failed: {' '.join(cmd[:6])} ...",
-                              (proc.stderr or proc.stdout).strip()[-2000:])
-    return proc.stdout
-
-
 def _go_env() -> dict[str, str]:
     return dict(os.environ, CGO_ENABLED="0", GOOS=PLATFORM[0], GOARCH=PLATFORM[1],
                 GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
@@ -289,7 +279,7 @@ def resolve_version(log: Log) -> str:
     wanted = os.environ.get(VERSION_ENV) or role_default_version() or PINNED_VERSION
     if wanted != "latest":
         return ".".join(str(p) for p in parse_version(wanted))
-    out = _run(["go", "list", "-m", "-versions", MODULE], build_dir(NAME), log, _go_env())
+    out = run_step(["go", "list", "-m", "-versions", MODULE], build_dir(NAME), log, _go_env())
     return latest_patch(out.split()[1:])
 
 
@@ -323,8 +313,8 @@ def build_binaries(mirror: Path, version: str, force: bool = False, log: Log = p
     env = _go_env()
     started = time.monotonic()
     log(f"kubernetes v{version}: fetching {MODULE} v{version} from the module proxy")
-    info = json.loads(_run(["go", "mod", "download", "-json", f"{MODULE}@v{version}"],
-                           build_dir(NAME), log, env))
+    info = json.loads(run_step(["go", "mod", "download", "-json", f"{MODULE}@v{version}"],
+                               build_dir(NAME), log, env))
     upstream_go_mod = Path(info["GoMod"]).read_text()
     build_date = json.loads(Path(info["Info"]).read_text())["Time"]
     (work / "go.mod").write_text(wrapper_go_mod(version, upstream_go_mod))
@@ -336,9 +326,9 @@ def build_binaries(mirror: Path, version: str, force: bool = False, log: Log = p
         target = work / "bin" / binary
         log(f"kubernetes v{version}: building {binary}")
         began = time.monotonic()
-        _run(go_build_command(binary, version, build_date, target, _parallel()), work, log, env)
+        run_step(go_build_command(binary, version, build_date, target, _parallel()), work, log, env)
         timings[binary] = round(time.monotonic() - began, 1)
-        printed = _run([str(target), *version_command(binary)], work, log)
+        printed = run_step([str(target), *version_command(binary)], work, log)
         if not reports_version(binary, printed, version):
             raise StackbenchError(f"built {binary} does not report v{version}", printed.strip())
         log(f"kubernetes v{version}: {binary} built in {timings[binary]:.1f} s: {printed.strip().splitlines()[0]}")
@@ -355,7 +345,7 @@ def build_binaries(mirror: Path, version: str, force: bool = False, log: Log = p
         sizes[binary] = dest.stat().st_size
 
     total = round(time.monotonic() - started, 1)
-    gocache = Path(_run(["go", "env", "GOCACHE"], work, lambda _: None, env).strip())
+    gocache = Path(run_step(["go", "env", "GOCACHE"], work, lambda _: None, env).strip())
     report = {
         "version": f"v{version}",
         "build_seconds": timings,

@@ -4,6 +4,7 @@ A builder is a module in this package with `NAME`, `DESCRIPTION` and
 `build(mirror: Path, force: bool = False, log=print) -> list[Path]` that writes its files
 under `mirror` in the upstream layout (with checksum files) and returns what it wrote.
 It must return quickly, doing nothing, when the same version is already there.
+Which of them a stack needs is in its catalog entry (stackbench.catalog, `artifacts`).
 """
 
 from __future__ import annotations
@@ -26,15 +27,6 @@ BUILDERS: dict[str, str] = {
     "kubernetes": "kubernetes",
     "coredns": "coredns",
 }
-# What `stackbench up STACK` needs in the mirror before it runs.
-STACK_ARTIFACTS: dict[str, tuple[str, ...]] = {
-    "zookeeper": ("zookeeper",),
-    "etcd": ("etcd",),
-    "mesos": ("zookeeper", "emulators"),
-    "kubernetes": ("etcd", "images", "kubernetes", "coredns"),
-}
-
-
 def names() -> list[str]:
     return list(BUILDERS)
 

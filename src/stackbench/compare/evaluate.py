@@ -22,13 +22,11 @@ from typing import Any, TextIO
 
 import yaml
 
+from stackbench import catalog
 from stackbench.compare import logic
 from stackbench.compare.workload import NotRun, StepError
 from stackbench.errors import StackbenchError
-from stackbench.paths import REPO_ROOT, results_dir
-
-STACKS = ("mesos", "kubernetes")
-VERSION_KEYS = {"mesos": ("zookeeper", "mesos", "marathon"), "kubernetes": ("etcd", "kubernetes")}
+from stackbench.paths import results_dir
 
 
 def lab_lock_path(lab: str) -> Path:
@@ -112,15 +110,16 @@ class StackRun:
 
     def __init__(self, run: Run, stack: str, inventory: Path, is_lab: bool) -> None:
         self.run = run
-        self.stack = stack
+        self.spec = catalog.get(stack)
+        self.stack = self.spec.name
         self.inventory = inventory
         self.is_lab = is_lab
         document = yaml.safe_load(inventory.read_text()) if inventory.exists() else {}
         self.groups, self.addresses = logic.inventory_groups(document or {})
-        self.emulated = stack == "mesos" and is_lab
+        self.emulated = bool(self.spec.lab_emulated) and is_lab
         self.entry: dict[str, Any] = {
-            "label": logic.STACK_LABELS[stack], "status": "evaluated", "reason": None, "emulated": self.emulated,
-            "emulated_components": ["mesos-master", "mesos-agent", "marathon"] if self.emulated else [],
+            "label": self.spec.label, "status": "evaluated", "reason": None, "emulated": self.emulated,
+            "emulated_components": list(self.spec.lab_emulated) if self.emulated else [],
             "versions": {}, "hosts": self.host_rows(), "steps": [],
         }
         run.results["stacks"][stack] = self.entry
@@ -129,7 +128,7 @@ class StackRun:
     def host_rows(self) -> list[dict[str, Any]]:
         rows = []
         for host, address in self.addresses.items():
-            groups = [g for g in logic.STACK_GROUPS[self.stack] if host in self.groups.get(g, [])]
+            groups = [g for g in self.spec.groups if host in self.groups.get(g, [])]
             if groups:
                 rows.append({"name": host, "groups": groups, "address": address})
         return rows
@@ -194,9 +193,7 @@ def short(figures: dict[str, Any]) -> str:
 def standup(stack_run: StackRun, known_up: bool | None) -> dict[str, Any]:
     """Run the stack's playbook; twice when it was not known to be up (cold, then warm). On real hosts
     (`known_up` None) a first run that changed nothing means the stack was already up."""
-    from stackbench.stacks import STACK_PLAYBOOKS
-
-    playbook = STACK_PLAYBOOKS[stack_run.stack]
+    playbook = stack_run.spec.playbook("up")
     first = stack_run.run.playbook(playbook, stack_run.inventory, None, f"up-{stack_run.stack}")
     if first.rc != 0:
         raise StepError(f"playbooks/{playbook} failed: {(first.failures or [first.status])[0]}")
@@ -209,12 +206,13 @@ def standup(stack_run: StackRun, known_up: bool | None) -> dict[str, Any]:
             raise StepError(f"warm re-run of playbooks/{playbook} failed: {(second.failures or [second.status])[0]}")
     figures = logic.standup_figures(timed(first), timed(second) if second else None, reused=known_up)
     figures["timings_files"] = [str(r.timings_file) for r in (first, second) if r is not None and r.timings_file]
-    figures["seconds_from"] = "stackbench_timings callback" if figures["timings_files"] else "ansible-runner wall clock"
+    figures["seconds_from"] = ("stackbench.cluster.timings callback" if figures["timings_files"]
+                               else "ansible-runner wall clock")
     return figures
 
 
 def timed(result: Any) -> dict[str, Any]:
-    """A playbook result's seconds (from the stackbench_timings callback when it wrote its file) and changes."""
+    """A playbook result's seconds (from the stackbench.cluster.timings callback when it wrote its file) and changes."""
     seconds = result.seconds
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         seconds = float(json.loads(result.timings_file.read_text())["duration_seconds"])
@@ -223,35 +221,32 @@ def timed(result: Any) -> dict[str, Any]:
 
 def failover(stack_run: StackRun, faults: list[str]) -> dict[str, Any]:
     components = []
-    for system in logic.FAILOVER_SYSTEMS[stack_run.stack]:
-        if not stack_run.groups.get(failover_group(system)):
+    for system in stack_run.spec.ha_systems:
+        if not stack_run.groups.get(system.group):
             continue
-        out_dir = stack_run.run.dir / "raw" / f"ha-{system}"
+        out_dir = stack_run.run.dir / "raw" / f"ha-{system.name}"
         with stack_run.lock():
-            stack_run.run.say(f"{stack_run.stack}: failover of {system} ({', '.join(faults)}) ...")
+            stack_run.run.say(f"{stack_run.stack}: failover of {system.name} ({', '.join(faults)}) ...")
+            # the systems come from the catalog, not from the playbook's own table (ha_stack_systems)
             result = stack_run.run.playbook("validate-ha.yml", stack_run.inventory,
-                                            {"ha_system": system, "ha_faults": faults,
-                                             "ha_results_dir": str(out_dir)}, f"ha-{system}")
+                                            {"ha_system": system.name, "ha_systems": [system.name],
+                                             "ha_faults": faults, "ha_results_dir": str(out_dir)},
+                                            f"ha-{system.name}")
         files = sorted(out_dir.glob("ha-*.json"))
         if not files:
-            components.append({"system": system, "fault": ",".join(faults), "status": "failed",
+            components.append({"system": system.name, "fault": ",".join(faults), "status": "failed",
                                "error": f"validate-ha wrote no results (rc={result.rc}: "
                                         f"{(result.failures or [result.status])[0]})",
-                               "emulated": system in logic.EMULATED_SYSTEMS})
+                               "emulated": system.lab_emulated and stack_run.is_lab})
             continue
         for run in json.loads(files[-1].read_text()):
-            components.append(logic.failover_component(run))
+            components.append(logic.failover_component(run, lab=stack_run.is_lab))
     if not components:
         raise NotRun("no control-plane group in the inventory")
     failed = [c for c in components if c["status"] == "failed"]
     if failed and len(failed) == len(components):
         raise StepError("; ".join(f"{c['system']} {c['fault']}: {c['error']}" for c in failed)[:500])
     return {"components": components}
-
-
-def failover_group(system: str) -> str:
-    return {"kube_apiserver": "kube_control_plane", "kube_controller_manager": "kube_control_plane",
-            "kube_scheduler": "kube_control_plane"}.get(system, system)
 
 
 def capacity(stack_run: StackRun) -> dict[str, Any]:
@@ -262,17 +257,15 @@ def capacity(stack_run: StackRun) -> dict[str, Any]:
     if not files:
         raise StepError(f"capacity.yml wrote no report (rc={result.rc}: {(result.failures or [result.status])[0]})")
     report = json.loads(files[-1].read_text())
-    workers = set(stack_run.groups.get("kube_nodes", []) + stack_run.groups.get("mesos_agents", []))
+    workers = {h for group in stack_run.spec.worker_groups for h in stack_run.groups.get(group, [])}
     hosts = [h["name"] for h in stack_run.entry["hosts"]]
     nodes = logic.capacity_nodes(report, hosts)
-    used_from = "Mesos: resources of the tasks on each agent (master's used_resources)"
-    if stack_run.stack == "kubernetes" and stack_run.evaluator is not None:
-        used = logic.requests_by_node(stack_run.evaluator.api.call("GET", "/api/v1/pods")["items"])
-        for row in nodes:
-            on_node = used.get(row["host"])
-            if on_node:
-                row["used_cpus"], row["used_memory_bytes"] = on_node["cpus"], on_node["memory_bytes"]
-        used_from = "Kubernetes: sum of the requests of the pods on each node (what the scheduler counts)"
+    used_from = stack_run.spec.evaluator().used_from
+    used = stack_run.evaluator.used_by_node() if stack_run.evaluator is not None else None
+    for row in nodes:
+        on_node = (used or {}).get(row["host"])
+        if on_node:
+            row["used_cpus"], row["used_memory_bytes"] = on_node["cpus"], on_node["memory_bytes"]
     return {"nodes": nodes, "workload_hosts": sorted(workers), "used_from": used_from,
             "unmeasured": report.get("unmeasured_hosts", [])}
 
@@ -287,7 +280,7 @@ def control_plane_cost(stack_run: StackRun) -> dict[str, Any]:
     samples = json.loads(out.read_text())
     daemons = []
     for host in sorted(samples):
-        daemons.extend(logic.daemon_costs(host, samples[host], logic.STACK_DAEMONS[stack_run.stack]))
+        daemons.extend(logic.daemon_costs(host, samples[host], [d.name for d in stack_run.spec.daemons]))
     if not daemons:
         raise StepError("no control-plane daemon found on any host")
     return {"daemons": daemons, "interval_s": next(iter(samples.values())).get("interval"),
@@ -299,59 +292,8 @@ def control_plane_cost(stack_run: StackRun) -> dict[str, Any]:
 
 
 def make_evaluator(stack_run: StackRun, lab: Any) -> Any:
-    addr = stack_run.addresses
-    if stack_run.stack == "mesos":
-        from stackbench.compare.marathon_eval import MarathonEval
-
-        return MarathonEval([f"http://{addr[h]}:8080" for h in stack_run.groups["marathon"]],
-                            [f"http://{addr[h]}:5050" for h in stack_run.groups["mesos_masters"]],
-                            lab=lab, log=stack_run.run.say)
-    from stackbench.compare.kubernetes_eval import KubeAPI, KubernetesEval
-
-    kubeconfig = REPO_ROOT / ".stackbench" / "stackbench-kubernetes-admin.kubeconfig"
-    if not kubeconfig.exists():
-        raise StepError(f"no admin kubeconfig at {kubeconfig} (the kubernetes role writes it)")
-    api = KubeAPI(kubeconfig, [f"https://{addr[h]}:6443" for h in stack_run.groups["kube_control_plane"]])
-    evaluator = KubernetesEval(api, {h: addr[h] for h in stack_run.groups["kube_nodes"]}, lab=lab,
-                               log=stack_run.run.say)
-    evaluator.control_plane = list(stack_run.groups["kube_control_plane"])
-    return evaluator
-
-
-WORKLOAD_METHODS = {
-    "mesos": {
-        "deploy": "POST /v2/apps (python3 HTTP server on $PORT0, HTTP health check), poll GET /v2/apps/<id> until "
-                  "every task runs, is healthy and answers HTTP",
-        "scale": "PUT /v2/apps/<id> {instances}, timed until the count is reached and every task answers",
-        "rolling_update": "PUT /v2/apps/<id> with a new env value (upgradeStrategy minimumHealthCapacity 1, "
-                          "maximumOverCapacity 1); a client requests throughout over the healthy tasks Marathon "
-                          "lists (refreshed every second)",
-        "rollback": "PUT /v2/apps/<id> {version: <the earlier version>} (Marathon's rollback); client as above",
-        "kill_instance": "the task's process exits (GET /crash); timed until a replacement runs and answers",
-        "kill_host": "docker kill of the agent host with the most tasks; timed until every lost task runs "
-                     "elsewhere; then the host is started and its agent re-registers",
-        "health_check": "GET /sick makes a task fail its HTTP health check (1 s interval, 3 failures); detect = "
-                        "Marathon reports it unhealthy, replace = a healthy replacement runs",
-        "discovery": "60 requests to GET /host over the tasks Marathon lists",
-    },
-    "kubernetes": {
-        "deploy": "POST Namespace, NodePort Service, Deployment (busybox httpd, readiness/liveness probes); poll "
-                  "until every pod is ready and answers through the Service",
-        "scale": "PATCH spec.replicas, timed until the count is reached and every pod answers through the Service",
-        "rolling_update": "PATCH the pod template's env (maxSurge 100%, maxUnavailable 0); a client requests "
-                          "throughout over the Ready nodes' NodePorts",
-        "rollback": "the previous ReplicaSet's template back into the Deployment (what kubectl rollout undo does); "
-                    "client as above",
-        "kill_instance": "DELETE a pod (grace 0); timed until a replacement is ready and answers",
-        "kill_host": "docker kill of the node host with the most pods (a worker first); timed until every lost pod "
-                     "runs elsewhere (pods tolerate unreachable for 10 s); then the host is started and the node is "
-                     "Ready again",
-        "health_check": "GET /cgi-bin/sick removes the file both probes read; detect = pod not Ready (readiness, 1 "
-                        "failure), replace = the kubelet restarted the container (liveness, 3 failures) and it is "
-                        "Ready",
-        "discovery": "60 requests to /cgi-bin/host over the NodePorts",
-    },
-}
+    return stack_run.spec.evaluator().connect(stack_run.spec, stack_run.groups, stack_run.addresses, lab=lab,
+                                              log=stack_run.run.say)
 
 
 def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int, faults: list[str],
@@ -379,12 +321,12 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
 
     def stand_up() -> dict[str, Any]:
         if is_lab:
-            from stackbench.stacks import _lab_inventory
+            from stackbench.stacks import lab_inventory
 
             if not lab_existed:
                 run.say(f"{stack}: creating the lab (no {stack} lab is up)")
             started = time.monotonic()
-            _lab_inventory(stack, None)
+            lab_inventory(stack, None)
             lab_seconds = round(time.monotonic() - started, 1)
             document = yaml.safe_load(inventory_path.read_text())
             stack_run.groups, stack_run.addresses = logic.inventory_groups(document or {})
@@ -396,8 +338,8 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
 
     if "standup" not in skip:
         record = stack_run.step("standup", "Stand up (cold when new, then warm)",
-                                "playbooks/" + ("mesos.yml" if stack == "mesos" else "kubernetes.yml")
-                                + " through ansible-runner; seconds from the run (task timings in timings_files)",
+                                f"playbooks/{stack_run.spec.playbook('up')} through ansible-runner; seconds from the "
+                                "run (task timings in timings_files)",
                                 stand_up, emulated=stack_run.emulated, hosts=lambda: all_hosts_now(stack_run))
         if record["status"] == "failed" and not inventory_path.exists():
             stack_run.entry.update(status="not_evaluated", reason=record["error"])
@@ -407,13 +349,13 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
     try:
         with stack_run.lock():
             stack_run.evaluator = make_evaluator(stack_run, lab)
-            stack_run.entry["versions"] = versions(stack, stack_run.evaluator)
+            stack_run.entry["versions"] = versions(stack_run.evaluator)
     except (StepError, OSError, KeyError, ValueError) as exc:
         stack_run.entry.update(status="partial", reason=f"cannot reach the stack's API: {exc}")
         run.say(f"{stack}: cannot reach the stack's API: {exc}")
         stack_run.evaluator = None
     ev = stack_run.evaluator
-    methods = WORKLOAD_METHODS[stack]
+    methods = stack_run.spec.evaluator().METHODS
 
     def workload(step_id: str, title: str, func: Callable[[], dict[str, Any]], prepare: bool = True) -> None:
         if step_id in skip:
@@ -465,23 +407,20 @@ def all_hosts_now(stack_run: StackRun) -> str:
     return ", ".join(h["name"] for h in stack_run.host_rows())
 
 
-def versions(stack: str, evaluator: Any) -> dict[str, Any]:
+def versions(evaluator: Any) -> dict[str, Any]:
+    """What the stack's API says it is: describe() is "<Product> <version> ..."."""
     out: dict[str, Any] = {}
     with contextlib.suppress(Exception):
         text = evaluator.describe()
         out["api"] = text
-        if stack == "mesos":
-            out["marathon"] = text.split()[1]
-        else:
-            out["kubernetes"] = text.split()[1]
+        product, version = text.split()[:2]
+        out[product.lower()] = version
     return out
 
 
 def compare(inventory: str | None, stacks: list[str], instances: int, out_dir: str | None, faults: list[str],
             skip: set[str], out: TextIO) -> Path:
-    for stack in stacks:
-        if stack not in STACKS:
-            raise StackbenchError(f"unknown stack {stack!r} for compare", f"use: {', '.join(STACKS)}", exit_code=2)
+    stacks = [s.name for s in catalog.compared(stacks)]
     if instances < 2:
         raise StackbenchError(f"--instances {instances} is too small", "use 2 or more (scaling goes 1 -> N -> 1)",
                               exit_code=2)

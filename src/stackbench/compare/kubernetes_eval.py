@@ -13,19 +13,27 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible_collections.stackbench.cluster.plugins.module_utils.common import ParseError
+from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes import (
+    kube_ssl_context,
+    kubeconfig_credentials,
+)
 
-from stackbench import module_utils
-from stackbench.compare.logic import deployment_settled, pod_nodes, pod_ready, pod_restarts
+from stackbench.compare.logic import deployment_settled, pod_nodes, pod_ready, pod_restarts, requests_by_node
 from stackbench.compare.workload import Evaluator, StepError, get, wait_for
+from stackbench.paths import REPO_ROOT
 
 NAMESPACE = "stackbench-eval"
 NAME = "web"
 IMAGE = "stackbench.local/workload:1.0"
+# Where roles/kubernetes_control_plane writes the admin kubeconfig on the controller
+# (the kubernetes_admin_kubeconfig default).
+ADMIN_KUBECONFIG = REPO_ROOT / ".stackbench" / "stackbench-kubernetes-admin.kubeconfig"
 
 # Serve a writable copy of the page tree: /cgi-bin/host answers `<pod> <version>`, /cgi-bin/sick removes the
 # file both probes read (the pod turns unready, then the kubelet restarts the container).
@@ -90,13 +98,12 @@ class KubeAPI:
     """Just enough of a Kubernetes client: JSON over HTTPS with the admin kubeconfig's client certificate."""
 
     def __init__(self, kubeconfig: Path, extra_servers: list[str] | None = None) -> None:
-        failover = module_utils.load("stackbench_failover")
         try:
-            credentials = failover.kubeconfig_credentials(yaml.safe_load(kubeconfig.read_text()))
-        except (OSError, yaml.YAMLError, failover.ParseError) as exc:
+            credentials = kubeconfig_credentials(yaml.safe_load(kubeconfig.read_text()))
+        except (OSError, yaml.YAMLError, ParseError) as exc:
             raise StepError(f"cannot use the admin kubeconfig {kubeconfig}: {exc}") from None
         self._dir = tempfile.TemporaryDirectory(prefix="stackbench-kube-")
-        self.context = failover.kube_ssl_context(credentials, self._dir.name)
+        self.context = kube_ssl_context(credentials, self._dir.name)
         self.servers = list(dict.fromkeys([credentials["server"], *(extra_servers or [])]))
 
     def call(self, method: str, path: str, body: Any = None, content_type: str = "application/json",
@@ -119,9 +126,25 @@ class KubeAPI:
 
 
 class KubernetesEval(Evaluator):
-    stack = "kubernetes"
-    emulated = False
     host_path = "/cgi-bin/host"
+    METHODS: Mapping[str, str] = {
+        "deploy": "POST Namespace, NodePort Service, Deployment (busybox httpd, readiness/liveness probes); poll "
+                  "until every pod is ready and answers through the Service",
+        "scale": "PATCH spec.replicas, timed until the count is reached and every pod answers through the Service",
+        "rolling_update": "PATCH the pod template's env (maxSurge 100%, maxUnavailable 0); a client requests "
+                          "throughout over the Ready nodes' NodePorts",
+        "rollback": "the previous ReplicaSet's template back into the Deployment (what kubectl rollout undo does); "
+                    "client as above",
+        "kill_instance": "DELETE a pod (grace 0); timed until a replacement is ready and answers",
+        "kill_host": "docker kill of the node host with the most pods (a worker first); timed until every lost pod "
+                     "runs elsewhere (pods tolerate unreachable for 10 s); then the host is started and the node is "
+                     "Ready again",
+        "health_check": "GET /cgi-bin/sick removes the file both probes read; detect = pod not Ready (readiness, 1 "
+                        "failure), replace = the kubelet restarted the container (liveness, 3 failures) and it is "
+                        "Ready",
+        "discovery": "60 requests to /cgi-bin/host over the NodePorts",
+    }
+    used_from = "Kubernetes: sum of the requests of the pods on each node (what the scheduler counts)"
 
     def __init__(self, api: KubeAPI, node_addresses: dict[str, str], lab: Any = None,
                  log: Callable[[str], None] = print) -> None:
@@ -129,6 +152,21 @@ class KubernetesEval(Evaluator):
         self.api = api
         self.nodes = node_addresses
         self.node_port: int | None = None
+
+    @classmethod
+    def connect(cls, stack: Any, groups: Mapping[str, list[str]], addresses: Mapping[str, str], lab: Any = None,
+                log: Callable[[str], None] = print) -> KubernetesEval:
+        if not ADMIN_KUBECONFIG.exists():
+            raise StepError(f"no admin kubeconfig at {ADMIN_KUBECONFIG} (the kubernetes role writes it)")
+        port = stack.port("kube_apiserver")
+        api = KubeAPI(ADMIN_KUBECONFIG, [f"https://{addresses[h]}:{port}" for h in groups["kube_control_plane"]])
+        evaluator = cls(api, {h: addresses[h] for h in groups["kube_nodes"]}, lab=lab, log=log)
+        evaluator.stack = stack.name
+        evaluator.control_plane = list(groups["kube_control_plane"])
+        return evaluator
+
+    def used_by_node(self) -> dict[str, dict[str, float]]:
+        return requests_by_node(self.api.call("GET", "/api/v1/pods")["items"])
 
     # ---- views ---------------------------------------------------------------------------
     def describe(self) -> str:

@@ -8,42 +8,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-STACK_GROUPS = {
-    "mesos": ("zookeeper", "mesos_masters", "mesos_agents", "marathon"),
-    "kubernetes": ("etcd", "kube_control_plane", "kube_nodes"),
-}
-STACK_LABELS = {"mesos": "ZooKeeper + Mesos + Marathon", "kubernetes": "etcd + Kubernetes"}
-FAILOVER_SYSTEMS = {
-    "mesos": ("zookeeper", "mesos_masters", "marathon"),
-    "kubernetes": ("etcd", "kube_apiserver", "kube_controller_manager", "kube_scheduler"),
-}
-EMULATED_SYSTEMS = {"mesos_masters", "marathon"}
-
-# Control-plane daemons: name -> regex over a process's command line (first match wins, in this order).
-DAEMONS: tuple[tuple[str, str], ...] = (
-    ("zookeeper", r"org\.apache\.zookeeper\.server\.quorum\.QuorumPeerMain"),
-    ("mesos-master", r"(^|/)mesos-master(\s|$)"),
-    ("mesos-agent", r"(^|/)mesos-agent(\s|$)"),
-    ("marathon", r"(^|/)marathon(\s|$)"),
-    ("etcd", r"(^|/)etcd(\s|$)"),
-    ("kube-apiserver", r"(^|/)kube-apiserver(\s|$)"),
-    ("kube-controller-manager", r"(^|/)kube-controller-manager(\s|$)"),
-    ("kube-scheduler", r"(^|/)kube-scheduler(\s|$)"),
-    ("kubelet", r"(^|/)kubelet(\s|$)"),
-    ("kube-proxy", r"(^|/)kube-proxy(\s|$)"),
-    ("containerd", r"(^|/)containerd(\s|$)"),
-    ("haproxy", r"(^|/)haproxy(\s|$)"),
-)
-STACK_DAEMONS = {
-    "mesos": ("zookeeper", "mesos-master", "mesos-agent", "marathon"),
-    "kubernetes": ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
-                   "kube-proxy", "containerd", "haproxy"),
-}
+from stackbench import catalog
 
 
 def missing_groups(stack: str, groups: Mapping[str, Iterable[str]]) -> list[str]:
     """The groups `stack` needs that the inventory lacks or leaves empty."""
-    return [g for g in STACK_GROUPS[stack] if not list(groups.get(g) or [])]
+    return catalog.get(stack).missing_groups(groups)
 
 
 def inventory_groups(document: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -219,8 +189,9 @@ def capacity_nodes(report: Mapping[str, Any], hosts: Iterable[str]) -> list[dict
     return rows
 
 
-def failover_component(run: Mapping[str, Any]) -> dict[str, Any]:
-    """One ha_failover result (results/ha-*.json entry) in the compare format."""
+def failover_component(run: Mapping[str, Any], lab: bool = True) -> dict[str, Any]:
+    """One ha_failover result (results/ha-*.json entry) in the compare format; `lab`: run on the lab,
+    where some systems are emulators."""
     system = run.get("system") or (run.get("item") or ["?"])[0]
     fault = run.get("fault") or ((run.get("item") or [None, "?"])[1])
     bounds = run.get("bounds_seconds") or {}
@@ -241,15 +212,19 @@ def failover_component(run: Mapping[str, Any]) -> dict[str, Any]:
         "write_unavailable_s": run.get("write_unavailable_seconds"),
         "lost_writes": run.get("lost_acknowledged_writes"),
         "bound_s": max(bounds.values()) if bounds else None,
-        "emulated": system in EMULATED_SYSTEMS,
+        "emulated": lab_emulated(system) and lab,
     }
 
 
+def lab_emulated(system: str) -> bool:
+    """Whether the lab runs ha_failover system `system` as an emulator."""
+    known = catalog.ha_system(system)
+    return bool(known and known.lab_emulated)
+
+
 def match_daemon(cmdline: str) -> str | None:
-    for name, pattern in DAEMONS:
-        if re.search(pattern, cmdline):
-            return name
-    return None
+    """The control-plane daemon (catalog.Stack.daemons) a process's command line runs, if any."""
+    return next((daemon.name for daemon in catalog.daemons() if daemon.matches(cmdline)), None)
 
 
 def daemon_costs(host: str, sample: Mapping[str, Any], daemons: Iterable[str]) -> list[dict[str, Any]]:

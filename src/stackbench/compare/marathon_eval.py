@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stackbench.compare.logic import marathon_endpoints, marathon_settled, task_hosts
@@ -53,15 +53,38 @@ def app_definition(instances: int, version: str = "1") -> dict[str, Any]:
 
 
 class MarathonEval(Evaluator):
-    stack = "mesos"
-    emulated = True
     host_path = "/host"
+    METHODS: Mapping[str, str] = {
+        "deploy": "POST /v2/apps (python3 HTTP server on $PORT0, HTTP health check), poll GET /v2/apps/<id> until "
+                  "every task runs, is healthy and answers HTTP",
+        "scale": "PUT /v2/apps/<id> {instances}, timed until the count is reached and every task answers",
+        "rolling_update": "PUT /v2/apps/<id> with a new env value (upgradeStrategy minimumHealthCapacity 1, "
+                          "maximumOverCapacity 1); a client requests throughout over the healthy tasks Marathon "
+                          "lists (refreshed every second)",
+        "rollback": "PUT /v2/apps/<id> {version: <the earlier version>} (Marathon's rollback); client as above",
+        "kill_instance": "the task's process exits (GET /crash); timed until a replacement runs and answers",
+        "kill_host": "docker kill of the agent host with the most tasks; timed until every lost task runs "
+                     "elsewhere; then the host is started and its agent re-registers",
+        "health_check": "GET /sick makes a task fail its HTTP health check (1 s interval, 3 failures); detect = "
+                        "Marathon reports it unhealthy, replace = a healthy replacement runs",
+        "discovery": "60 requests to GET /host over the tasks Marathon lists",
+    }
+    used_from = "Mesos: resources of the tasks on each agent (master's used_resources)"
 
     def __init__(self, marathon_urls: list[str], master_urls: list[str], lab: Any = None,
                  log: Callable[[str], None] = print) -> None:
         super().__init__(lab, log)
         self.urls = marathon_urls
         self.master_urls = master_urls
+
+    @classmethod
+    def connect(cls, stack: Any, groups: Mapping[str, list[str]], addresses: Mapping[str, str], lab: Any = None,
+                log: Callable[[str], None] = print) -> MarathonEval:
+        marathon, master = stack.port("marathon_http"), stack.port("mesos_master")
+        evaluator = cls([f"http://{addresses[h]}:{marathon}" for h in groups["marathon"]],
+                        [f"http://{addresses[h]}:{master}" for h in groups["mesos_masters"]], lab=lab, log=log)
+        evaluator.stack = stack.name
+        return evaluator
 
     # ---- API ----------------------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None, timeout: float = 15) -> Any:

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackbench import catalog
 from stackbench.compare.svg import Bar, bar_chart
 from stackbench.errors import StackbenchError
 
 SCHEMA = "stackbench.compare/1"
 # Column order of every table: (key in results["stacks"], heading).
-STACKS = (("kubernetes", "Kubernetes"), ("mesos", "Mesos+Marathon"))
+STACKS = tuple((s.name, s.comparison.heading) for s in catalog.report_columns())  # type: ignore[union-attr]
 WINNER = "✓"
 EMULATED = "(emulated)"
 MIB, GIB = 1024**2, 1024**3
@@ -271,14 +272,11 @@ def _discovery(fig: Json) -> Cell:
     return Cell(text + (f", answered by {answered}" if answered else ""))
 
 
-# Failover components are paired by the role they play, so etcd faces ZooKeeper and the
-# Kubernetes scheduler faces Marathon; anything else gets a row of its own.
-ROLES = {
-    "etcd": "state store", "zookeeper": "state store",
-    "kube_apiserver": "API / master", "mesos_masters": "API / master",
-    "kube_scheduler": "scheduler", "marathon": "scheduler",
-    "kube_controller_manager": "controllers",
-}
+# Failover components are paired by the role they play (catalog.HaSystem.role), so etcd faces
+# ZooKeeper and the Kubernetes scheduler faces Marathon; anything else gets a row of its own.
+def _system_role(system: str) -> str:
+    known = catalog.ha_system(system)
+    return known.role if known else system
 
 
 def _failover_text(comp: Json) -> str:
@@ -304,7 +302,7 @@ def _failover_rows(results: Json) -> list[Row]:
             for comp in (step.get("figures") or {}).get("components") or []:
                 system = str(comp.get("system"))
                 comp = {**comp, "emulated": comp.get("emulated", step.get("emulated"))}
-                groups.setdefault((ROLES.get(system, system), str(comp.get("fault"))), []).append(comp)
+                groups.setdefault((_system_role(system), str(comp.get("fault"))), []).append(comp)
         per_stack[stack] = groups
     keys = list(dict.fromkeys(k for stack, _ in STACKS for k in per_stack[stack]))
     if not keys:

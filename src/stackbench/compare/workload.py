@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,13 +117,27 @@ class Evaluator:
     """The steps both stacks share; a stack supplies its API calls (`set_instances`, `wait_settled`,
     `endpoints`, `placement`, `heal_host`, ...)."""
 
-    stack = ""
+    stack = ""  # set by connect() from the catalog
     host_path = "/"
+    # How each workload step is measured on this stack (results.json `method`), by step id.
+    METHODS: Mapping[str, str] = {}
+    # Where capacity's "used" figures come from.
+    used_from = ""
 
     def __init__(self, lab: Any = None, log: Callable[[str], None] = print, instances: int = 3) -> None:
         self.lab = lab  # the lab, for host faults; None on real inventories
         self.log = log
         self.instances = instances
+
+    @classmethod
+    def connect(cls, stack: Any, groups: Mapping[str, list[str]], addresses: Mapping[str, str], lab: Any = None,
+                log: Callable[[str], None] = print) -> Evaluator:
+        """An evaluator for `stack` (a catalog.Stack) on the hosts of an inventory's groups."""
+        raise NotImplementedError
+
+    def used_by_node(self) -> dict[str, dict[str, float]] | None:
+        """{node: {cpus, memory_bytes}} in use as the stack counts it, when capacity's report does not say."""
+        return None
 
     def set_instances(self, n: int) -> None:
         raise NotImplementedError

@@ -13,11 +13,11 @@ from typing import Any
 
 import yaml
 
+from stackbench import catalog
 from stackbench.errors import StackbenchError
 
-TOPOLOGY_DIR = Path(__file__).parent / "topologies"
-# Groups whose members form a majority-quorum cluster: an even size adds no fault tolerance.
-QUORUM_GROUPS = ("zookeeper", "etcd", "mesos_masters")
+# A lab of plain hosts in one group `lab`, for trying things out (not a stack).
+PLAIN = "plain"
 PROFILES = ("systemd", "kubernetes-node")
 HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
@@ -60,7 +60,7 @@ class Topology:
                 raise StackbenchError(f"host {host.name!r} has unknown profile {host.profile!r}",
                                       f"use one of {', '.join(PROFILES)}")
             seen.add(host.name)
-        for group in QUORUM_GROUPS:
+        for group in catalog.quorum_groups():
             members = self.group(group)
             if members and len(members) % 2 == 0:
                 raise StackbenchError(
@@ -70,46 +70,25 @@ class Topology:
                 )
 
 
-def _quorum_size(nodes: int) -> int:
-    return 3 if nodes >= 3 else 1
-
-
 def builtin(stack: str, nodes: int | None = None) -> Topology:
-    """The lab layout for a stack; `nodes` scales it (quorum groups stay at 1 or 3)."""
-    if stack == "plain":
-        count = nodes or 3
-        return Topology("plain", [HostSpec(f"node{i}", ("lab",)) for i in range(1, count + 1)])
-    if stack in ("zookeeper", "etcd"):
-        count = nodes or 3
-        if count % 2 == 0:
-            raise StackbenchError(f"--nodes {count}: a {stack} ensemble needs an odd size",
-                                  f"use --nodes {count - 1} or {count + 1}")
-        return Topology(stack, [HostSpec(f"{stack[:2]}{i}", (stack,)) for i in range(1, count + 1)])
-    if stack == "mesos":
-        count = nodes or 5
-        masters = _quorum_size(count)
-        hosts = []
-        for i in range(1, count + 1):
-            if i <= masters:
-                groups = ("zookeeper", "mesos_masters", "marathon")
-                if count <= masters:
-                    groups += ("mesos_agents",)
-                hosts.append(HostSpec(f"master{i}", groups))
-            else:
-                hosts.append(HostSpec(f"agent{i - masters}", ("mesos_agents",)))
-        return Topology("mesos", hosts)
-    if stack == "kubernetes":
-        count = nodes or 4
-        control = _quorum_size(count)
-        hosts = []
-        for i in range(1, count + 1):
-            if i <= control:
-                groups = ("etcd", "kube_control_plane", "kube_nodes")
-                hosts.append(HostSpec(f"cp{i}", groups, "kubernetes-node"))
-            else:
-                hosts.append(HostSpec(f"worker{i - control}", ("kube_nodes",), "kubernetes-node"))
-        return Topology("kubernetes", hosts)
-    raise StackbenchError(f"unknown stack {stack!r}", "use one of: mesos, kubernetes, zookeeper, etcd, plain")
+    """The lab layout of a stack (catalog.Stack.lab); `nodes` scales it (quorum groups stay at 1 or 3)."""
+    if stack == PLAIN:
+        return Topology(PLAIN, [HostSpec(f"node{i}", ("lab",)) for i in range(1, (nodes or 3) + 1)])
+    spec = catalog.get(stack)
+    layout = spec.lab
+    count = nodes or layout.default_nodes
+    if layout.worker_prefix:
+        core = 3 if count >= 3 else 1
+    elif count % 2 == 0:
+        raise StackbenchError(f"--nodes {count}: a {stack} ensemble needs an odd size",
+                              f"use --nodes {count - 1} or {count + 1}")
+    else:
+        core = count
+    core_groups = layout.core_groups if count > core else tuple(dict.fromkeys(layout.core_groups + spec.worker_groups))
+    hosts = [HostSpec(f"{layout.core_prefix}{i}", core_groups, layout.profile) for i in range(1, core + 1)]
+    hosts += [HostSpec(f"{layout.worker_prefix}{i}", spec.worker_groups, layout.profile)
+              for i in range(1, count - core + 1)]
+    return Topology(spec.name, hosts)
 
 
 def from_platforms(name: str, platforms: list[dict[str, Any]]) -> Topology:
