@@ -91,7 +91,7 @@ options:
     description:
       - Kubernetes systems, a kubeconfig on the controller with client-certificate credentials (embedded or
         file paths); default C(.stackbench/stackbench-kubernetes-admin.kubeconfig) in the project, where
-        roles/kubernetes writes it.
+        roles/kubernetes_control_plane writes it.
     type: path
   kube_client_via:
     description:

@@ -32,7 +32,7 @@ from ansible_collections.stackbench.cluster.plugins.plugin_utils.failover.base i
 from ansible_collections.stackbench.cluster.plugins.plugin_utils.failover.hosts import SshTunnel, ssh_tunnel_command
 
 KUBE_NAMESPACE = "stackbench-ha"
-# roles/kubernetes writes it there (kubernetes_admin_kubeconfig), credentials embedded.
+# roles/kubernetes_control_plane writes it there (kubernetes_admin_kubeconfig), credentials embedded.
 DEFAULT_KUBECONFIG = Path(__file__).resolve().parents[3] / ".stackbench" / "stackbench-kubernetes-admin.kubeconfig"
 
 
@@ -89,7 +89,7 @@ def choose_endpoint_host(nodes: list[str], control_plane: list[str], avoid: Iter
 
 
 def admin_credentials(kubeconfig: str | None) -> dict[str, Any]:
-    """The client certificate of the admin kubeconfig on the controller (default: where roles/kubernetes writes it)."""
+    """The admin kubeconfig's client certificate (default: where roles/kubernetes_control_plane writes it)."""
     import yaml
 
     path = Path(kubeconfig or DEFAULT_KUBECONFIG)
