@@ -247,8 +247,9 @@ class FakeCluster(System):
     default_port = 2181
     instances: list = []
 
-    def __init__(self, cluster, next_leader="zo3", lose=()):
+    def __init__(self, cluster, next_leader="zo3", lose=(), down_for_calls=0):
         super().__init__(cluster)
+        self.down_for_calls = down_for_calls  # zo2 answers nothing for the first N mode reads
         self.faulted = False
         self.next_leader = next_leader
         self.lose = set(lose)
@@ -259,13 +260,18 @@ class FakeCluster(System):
 
     def modes(self, hosts):
         leader = self.next_leader if self.faulted else "zo1"
-        return {h: ("leader" if h == leader else "follower") for h in hosts}
+        self.mode_calls = getattr(self, "mode_calls", 0) + 1
+        down = self.down_for_calls > 0 and self.mode_calls <= self.down_for_calls
+        return {h: (None if down and h == "zo2" else "leader" if h == leader else "follower") for h in hosts}
 
     def bounds(self):
         return {"follower_detects_dead_leader": 10.0}
 
     def write(self, key, value):
         self.stored.append(key)
+
+    def connect(self, hosts):
+        self.connected = list(hosts)
 
     def keys_on(self, host):
         return [k for k in self.stored if not (host == "zo2" and k in self.lose)]
@@ -311,6 +317,21 @@ def test_run_measures_heals_and_passes():
     assert result["time_to_new_leader_seconds"] is not None and result["time_to_new_leader_seconds"] >= 0
     assert runner.commands[-1] == ("zo1", "systemctl start zookeeper")  # healed
     assert FakeCluster.instances[-1].cleaned
+
+
+def test_run_waits_for_a_member_still_restarting_from_an_earlier_fault():
+    result, _ = _run(args={"baseline_seconds": 0.1, "settle_seconds": 0.1, "timeout_seconds": 1,
+                           "write_interval_seconds": 0.005, "leader_wait_seconds": 5}, down_for_calls=3)
+    assert result["passed"], result["problems"]
+    assert FakeCluster.instances[-1].connected == ["zo2", "zo3"]  # zo2 answered again before the fault
+
+
+def test_run_writes_only_to_members_that_answer():
+    result, _ = _run(args={"baseline_seconds": 0.1, "settle_seconds": 0.1, "timeout_seconds": 1,
+                           "write_interval_seconds": 0.005, "leader_wait_seconds": 0.5, "force": True},
+                     down_for_calls=10 ** 6)
+    assert FakeCluster.instances[-1].connected == ["zo3"]  # zo2 never answered: no client writes to it
+    assert result["old_leader"] == "zo1" and result["new_leader"] == "zo3"
 
 
 def test_run_result_keys_are_the_same_as_ever():

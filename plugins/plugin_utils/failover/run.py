@@ -37,8 +37,15 @@ def find_leader(system: System, hosts: list[str], wait: float) -> tuple[str, dic
         raise Failure(f"no {system.name} member answered ({', '.join(f'{h}={members[h]}' for h in hosts)}): "
                       "unreachable endpoints or the service is down")
     leader = system.leader(hosts)
-    if leader is None and wait > 0:  # e.g. still recovering from an earlier fault
-        leader, _ = wait_for(lambda: system.leader(hosts), wait, interval=0.5)
+    if (leader is None or None in modes.values()) and wait > 0:
+        # Still recovering from an earlier fault (a Marathon restarting after its ZooKeeper session
+        # expired): wait for a leader and, within the same time, for every member to answer.
+        def settled() -> str | None:
+            current = system.leader(hosts)
+            return current if current is not None and None not in system.modes(hosts).values() else None
+
+        settled_leader, _ = wait_for(settled, wait, interval=0.5)
+        leader = settled_leader or system.leader(hosts)
         modes = system.modes(hosts)
     if leader is None:
         raise Failure(f"{system.name}: no single leader to begin with (modes: {modes})")
@@ -65,7 +72,9 @@ def run_failover(system: System, fault_kind: str, args: Mapping[str, Any]) -> di
         ok, why = fault_decision(system.name, len(hosts), healthy, 1, bool(args["force"]), system.majority)
         if not ok:
             raise Failure(why)
-        survivors = [h for h in hosts if h != leader]
+        # Clients write only to members that answer (one still down after an earlier fault would
+        # refuse the marker and fail the run before any fault).
+        survivors = [h for h in hosts if h != leader and modes.get(h) is not None]
         system.read_settings(leader)
 
         # 2. marker and the writer
