@@ -247,9 +247,10 @@ class FakeCluster(System):
     default_port = 2181
     instances: list = []
 
-    def __init__(self, cluster, next_leader="zo3", lose=(), down_for_calls=0):
+    def __init__(self, cluster, next_leader="zo3", lose=(), down_for_calls=0, refuse_writes=0):
         super().__init__(cluster)
         self.down_for_calls = down_for_calls  # zo2 answers nothing for the first N mode reads
+        self.refuse_writes = refuse_writes
         self.faulted = False
         self.next_leader = next_leader
         self.lose = set(lose)
@@ -268,6 +269,9 @@ class FakeCluster(System):
         return {"follower_detects_dead_leader": 10.0}
 
     def write(self, key, value):
+        if self.refuse_writes > 0:  # a member going down just after it answered
+            self.refuse_writes -= 1
+            raise ConnectionError("HTTP 0: connection refused")
         self.stored.append(key)
 
     def connect(self, hosts):
@@ -332,6 +336,13 @@ def test_run_writes_only_to_members_that_answer():
                      down_for_calls=10 ** 6)
     assert FakeCluster.instances[-1].connected == ["zo3"]  # zo2 never answered: no client writes to it
     assert result["old_leader"] == "zo1" and result["new_leader"] == "zo3"
+
+
+def test_marker_write_is_retried_before_the_fault():
+    result, runner = _run(refuse_writes=2)
+    assert result["passed"], result["problems"]
+    assert result["marker_survived"] and FakeCluster.instances[-1].stored[0] == "marker"
+    assert sum("kill -9" in command for _, command in runner.commands) == 1
 
 
 def test_run_result_keys_are_the_same_as_ever():

@@ -52,6 +52,21 @@ def find_leader(system: System, hosts: list[str], wait: float) -> tuple[str, dic
     return leader, modes
 
 
+def write_marker(system: System, seconds: float = 15.0) -> None:
+    """The marker, before any fault; retried, since a member that answered a moment ago may
+    still go down from an earlier fault (a partitioned Marathon exits once it sees its ZooKeeper
+    session expired, seconds after the heal). Writes rotate over the survivors."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            system.write(MARKER, b"stackbench ha marker")
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def partition_lab(system: System, leader: str, method: str) -> str | None:
     """The lab to partition the leader through, or None for iptables."""
     lab = system.cluster.hostvars[leader].get("stackbench_lab")
@@ -81,7 +96,7 @@ def run_failover(system: System, fault_kind: str, args: Mapping[str, Any]) -> di
         system.connect(survivors)
         system.write_timeout = float(args["write_timeout_seconds"])
         if writes:
-            system.write(MARKER, b"stackbench ha marker")
+            write_marker(system)
         interval = args["write_interval_seconds"]
         writer = Writer(system, float(system.write_interval if interval is None else interval))
         if writes:
