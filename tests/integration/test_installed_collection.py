@@ -45,7 +45,8 @@ def installed(tmp_path_factory) -> Path:
     assert "plugins/modules/zookeeper_ensemble_status.py" in names
     assert not [n for n in names if n.startswith(("tests/", "molecule/", "src/", ".venv/", "collections/"))]
     path = tmp_path_factory.mktemp("collections")
-    subprocess.run([BIN / "ansible-galaxy", "collection", "install", "--offline", "--no-deps", "-p", path,
+    # --force: ansible-galaxy otherwise finds this checkout's development link and installs nothing.
+    subprocess.run([BIN / "ansible-galaxy", "collection", "install", "--offline", "--no-deps", "--force", "-p", path,
                     tarball], check=True, capture_output=True, text=True, timeout=120)
     return path
 
