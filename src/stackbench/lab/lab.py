@@ -278,18 +278,15 @@ class Lab:
                               f"look inside: docker exec -it {self.container_name(host)} journalctl -b")
 
     def _finish_node_prep(self, container: Any) -> None:
-        """Run a kubernetes-node's prep again from outside its init (see kubernetes-node-prep.sh)."""
+        """Mount, from outside the node's init, the optional cgroup hierarchies its boot-time prep
+        could not (see kubernetes-node-prep.sh); best effort, the kubelet runs without them."""
         if container.labels.get(f"{LABEL}.profile") != "kubernetes-node":
             return
-        script = ("while systemctl is-active -q stackbench-node-prep; [ \"$(systemctl is-active "
-                  "stackbench-node-prep)\" = activating ]; do sleep 0.2; done; "
-                  "/usr/local/sbin/stackbench-node-prep && "
-                  "{ systemctl is-active -q stackbench-node-prep || systemctl restart stackbench-node-prep; }")
-        result = container.exec_run(["sh", "-c", script])
-        if result.exit_code != 0:
-            raise StackbenchError(f"could not prepare {container.name} as a Kubernetes node: "
-                                  f"{result.output.decode(errors='replace').strip()[-300:]}",
-                                  f"docker exec {container.name} journalctl -u stackbench-node-prep")
+        script = ("while [ \"$(systemctl is-active stackbench-node-prep)\" = activating ]; do sleep 0.2; done; "
+                  "for c in perf_event net_cls,net_prio; do t=/sys/fs/cgroup/$c; "
+                  "grep -q \" $t cgroup rw,\" /proc/mounts || "
+                  "{ umount -l $t 2>/dev/null; mkdir -p $t; mount -t cgroup -o $c cgroup $t; }; done; true")
+        container.exec_run(["sh", "-c", script])
 
     def _check_booted(self, container: Any, timeout: float = 10) -> None:
         """Fail with systemd's own last words when a host's init exits at boot."""
