@@ -1,7 +1,7 @@
 """Kubernetes API objects and settings: Node lists (capacity, allocatable) and resource quantities,
 Lease holders and their validity, apiserver readiness, ConfigMap keys, a Pod's node, a kubeconfig's
-client-certificate credentials and the TLS context they make, Go durations and the leader-election
-flags of a component's command line.
+credentials read as kubectl reads them and the TLS context they make, Go durations and the
+leader-election flags of a component's command line.
 
 One parser for the node_capacity module (on hosts), the failover runs and the compare evaluator
 (on the controller); standard library only.
@@ -10,10 +10,12 @@ One parser for the node_capacity module (on hosts), the failover runs and the co
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import os
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -183,10 +185,35 @@ def pod_scheduled(pod: Mapping[str, Any]) -> str | None:
 
 # ----- credentials -------------------------------------------------------------------------------
 
-def kubeconfig_credentials(config: Mapping[str, Any], context: str | None = None) -> dict[str, Any]:
-    """A decoded kubeconfig → server, CA, client certificate and key (PEM bytes) of a context.
+def read_kubeconfig(path: str, context: str | None = None, require_client_certificate: bool = True,
+                    loads: Callable[[str], Any] = json.loads) -> dict[str, Any]:
+    """kubeconfig_credentials() of the kubeconfig file at `path`, its relative paths against the file's directory.
 
-    Only embedded data (`*-data`) or file paths are supported; tokens and exec plugins are not.
+    `loads` parses the text: JSON with the standard library; the controller passes yaml.safe_load (what runs
+    on hosts imports nothing beyond the standard library).
+    """
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        config = loads(text)
+    except Exception as exc:  # noqa: BLE001 - whichever parser it is, its failure is the document's
+        raise ParseError(f"{path} is not a kubeconfig: {exc}") from None
+    if not isinstance(config, Mapping):
+        raise ParseError(f"{path} is not a kubeconfig (no mapping at its top)")
+    return kubeconfig_credentials(config, context, os.path.dirname(os.path.abspath(path)),
+                                  require_client_certificate)
+
+
+def kubeconfig_credentials(config: Mapping[str, Any], context: str | None = None, base_dir: str | None = None,
+                           require_client_certificate: bool = True) -> dict[str, Any]:
+    """A decoded kubeconfig -> what kubectl would connect with for `context` (default: current-context).
+
+    As client-go reads it: the context's cluster and user; `*-data` (base64) overrides the file next to it;
+    relative file paths are against `base_dir` (the kubeconfig's directory; read_kubeconfig() sets it);
+    tokenFile wins over token; insecure-skip-tls-verify together with a CA is refused. Returns server,
+    ca/cert/key (PEM bytes or None), token, insecure, tls_server_name and namespace. Exec and auth-provider
+    plugins are not run; with `require_client_certificate` (what the callers' TLS clients use) a user
+    without a client certificate and key is refused.
     """
     def named(kind: str, name: str) -> Mapping[str, Any]:
         for item in config.get(kind) or []:
@@ -196,23 +223,44 @@ def kubeconfig_credentials(config: Mapping[str, Any], context: str | None = None
 
     name = context or config.get("current-context")
     if not name:
-        raise ParseError("kubeconfig has no current-context")
+        raise ParseError("kubeconfig has no current-context (and no context was given)")
     ctx = named("contexts", name)
     cluster, user = named("clusters", ctx.get("cluster", "")), named("users", ctx.get("user", ""))
 
+    def path_of(value: str) -> str:
+        return value if base_dir is None or os.path.isabs(value) else os.path.join(base_dir, value)
+
+    def read(value: str) -> bytes:
+        try:
+            with open(path_of(value), "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise ParseError(f"kubeconfig context {name!r}: cannot read {path_of(value)}: {exc.strerror}") from None
+
     def pem(section: Mapping[str, Any], key: str) -> bytes | None:
         if section.get(f"{key}-data"):
-            return base64.b64decode(section[f"{key}-data"])
-        if section.get(key):
-            with open(section[key], "rb") as handle:
-                return handle.read()
-        return None
+            try:
+                # newlines are allowed, as Go's decoder skips them; anything else outside base64 is refused
+                return base64.b64decode("".join(str(section[f"{key}-data"]).split()), validate=True)
+            except (binascii.Error, ValueError):
+                raise ParseError(f"kubeconfig context {name!r}: {key}-data is not base64") from None
+        return read(section[key]) if section.get(key) else None
 
-    out = {"server": cluster.get("server"), "ca": pem(cluster, "certificate-authority"),
-           "cert": pem(user, "client-certificate"), "key": pem(user, "client-key")}
-    missing = [k for k in ("server", "cert", "key") if not out[k]]
+    insecure = bool(cluster.get("insecure-skip-tls-verify", False))
+    ca = pem(cluster, "certificate-authority")
+    if insecure and ca:  # client-go refuses this combination too
+        raise ParseError(f"kubeconfig cluster {ctx.get('cluster')!r}: insecure-skip-tls-verify with a "
+                         "certificate-authority is not allowed")
+    token = read(user["tokenFile"]).decode().strip() if user.get("tokenFile") else user.get("token") or None
+    out = {"server": cluster.get("server"), "ca": ca, "cert": pem(user, "client-certificate"),
+           "key": pem(user, "client-key"), "token": token, "insecure": insecure,
+           "tls_server_name": cluster.get("tls-server-name") or None, "namespace": ctx.get("namespace") or "default"}
+    needed = ("server", "cert", "key") if require_client_certificate or not token else ("server",)
+    missing = [k for k in needed if not out[k]]
     if missing:
-        raise ParseError(f"kubeconfig context {name!r} lacks {', '.join(missing)} (client certificates only)")
+        raise ParseError(f"kubeconfig context {name!r} lacks {', '.join(missing)} (client certificates only)"
+                         if require_client_certificate else f"kubeconfig context {name!r} lacks "
+                         f"{', '.join(missing)} (a client certificate and key, or a token)")
     return out
 
 
@@ -223,6 +271,11 @@ def kube_ssl_context(credentials: Mapping[str, Any], key_dir: str) -> ssl.SSLCon
     """
     ca = credentials.get("ca")
     context = ssl.create_default_context(cadata=ca.decode() if ca else None)
+    if credentials.get("insecure"):  # insecure-skip-tls-verify: what kubectl does with it
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if not credentials.get("cert"):  # a token user: no client certificate to present
+        return context
     paths = []
     for name in ("cert", "key"):
         path = os.path.join(key_dir, f"kube-client.{name}")

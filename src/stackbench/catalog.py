@@ -16,15 +16,13 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from stackbench import roles
 from stackbench.errors import StackbenchError
-from stackbench.paths import REPO_ROOT
-
-PLAYBOOK_DIR = REPO_ROOT / "playbooks"
+from stackbench.paths import collection_root
 
 
 @dataclass(frozen=True)
@@ -106,11 +104,13 @@ class Stack:
     daemons: tuple[Daemon, ...]
     lab: LabLayout
     comparison: Comparison | None = None
+    # our group -> other names it may have in an inventory (kubespray's), used when ours is absent or empty
+    group_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def playbook(self, operation: str = "up") -> str:
         """The playbook file (in playbooks/) for `operation`; refused while the stack has none."""
         name = self.playbooks.get(operation, f"{self.name}-{operation}.yml")
-        if operation not in self.playbooks or not (PLAYBOOK_DIR / name).is_file():
+        if operation not in self.playbooks or not (collection_root() / "playbooks" / name).is_file():
             raise StackbenchError(f"no {operation} playbook for {self.name} yet (playbooks/{name})",
                                   f"{self.name} has: {', '.join(self.playbooks)}")
         return name
@@ -130,9 +130,25 @@ class Stack:
         """The daemons the lab runs as emulators instead of the real software."""
         return tuple(d.name for d in self.daemons if d.lab_emulated)
 
+    def resolve_groups(self, groups: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+        """`groups` ({group: hosts}) with each of this stack's groups filled from its aliases when absent or empty."""
+        resolved = {name: list(hosts or []) for name, hosts in groups.items()}
+        for name, aliases in self.group_aliases.items():
+            if not resolved.get(name):
+                hosts = [h for alias in aliases for h in resolved.get(alias, [])]
+                if hosts or name in resolved:
+                    resolved[name] = list(dict.fromkeys(hosts))
+        return resolved
+
     def missing_groups(self, groups: Mapping[str, Iterable[str]]) -> list[str]:
-        """The groups this stack needs that `groups` ({group: hosts}) lacks or leaves empty."""
-        return [g for g in self.groups if not list(groups.get(g) or [])]
+        """The groups this stack needs that `groups` ({group: hosts}) lacks or leaves empty, aliases counted."""
+        resolved = self.resolve_groups(groups)
+        return [g for g in self.groups if not resolved.get(g)]
+
+    def group_label(self, name: str) -> str:
+        """A group's name for messages, with the aliases it is also found by: `kube_nodes (or kube_node)`."""
+        aliases = self.group_aliases.get(name, ())
+        return f"{name} (or {' or '.join(aliases)})" if aliases else name
 
     def evaluator(self) -> Any:
         """The compare evaluator class of this stack."""
@@ -148,11 +164,14 @@ _MERGED = ("groups", "quorum_groups", "worker_groups", "artifacts", "ha_systems"
 def _on(base: Stack, **own: Any) -> Stack:
     """A stack that runs on `base`: the base's groups, artifacts, systems, ports and daemons, then its own."""
     merged = {key: tuple(dict.fromkeys(getattr(base, key) + tuple(own.pop(key, ())))) for key in _MERGED}
-    return _stack(**merged, **own)
+    aliases = {**base.group_aliases, **own.pop("group_aliases", {})}
+    return _stack(**merged, group_aliases=aliases, **own)
 
 
-def _stack(playbooks: Mapping[str, str], **fields: Any) -> Stack:
-    return Stack(playbooks=MappingProxyType(dict(playbooks)), **fields)
+def _stack(playbooks: Mapping[str, str], group_aliases: Mapping[str, tuple[str, ...]] | None = None,
+           **fields: Any) -> Stack:
+    return Stack(playbooks=MappingProxyType(dict(playbooks)),
+                 group_aliases=MappingProxyType(dict(group_aliases or {})), **fields)
 
 
 ZOOKEEPER = _stack(
@@ -207,6 +226,8 @@ KUBERNETES = _on(
     name="kubernetes",
     label="etcd + Kubernetes",
     groups=("kube_control_plane", "kube_nodes"),
+    # a kubespray inventory names the workers kube_node (its etcd and kube_control_plane are ours)
+    group_aliases={"kube_nodes": ("kube_node",)},
     worker_groups=("kube_nodes",),
     playbooks={"up": "kubernetes.yml"},
     artifacts=("images", "kubernetes", "coredns"),

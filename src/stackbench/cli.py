@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackbench import catalog
 from stackbench.errors import StackbenchError
+
+if TYPE_CHECKING:
+    from stackbench.runner import PlaybookOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -96,16 +101,68 @@ def cmd_artifacts_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def playbook_options(args: argparse.Namespace) -> PlaybookOptions:
+    """The ansible-playbook options given on the command line; -k/-K passwords asked here, once."""
+    from stackbench.runner import PlaybookOptions
+
+    options = PlaybookOptions(
+        check=args.check, diff=args.diff, limit=args.limit, tags=args.tags, skip_tags=args.skip_tags,
+        extra_vars=args.extra_vars, verbosity=args.verbose, become=args.become, become_user=args.become_user,
+        ask_become_pass=args.ask_become_pass, ask_pass=args.ask_pass, user=args.user,
+        private_key=args.private_key, forks=args.forks,
+    )
+    options.validate()  # a missing -e @file is refused before any prompt
+    # ansible-runner runs ansible-playbook without a terminal: it answers the prompts with these
+    if options.ask_pass:
+        options.ssh_password = getpass.getpass("SSH password: ")
+    if options.ask_become_pass:
+        prompt = "BECOME password[defaults to SSH password]: " if options.ask_pass else "BECOME password: "
+        options.become_password = getpass.getpass(prompt) or (options.ssh_password if options.ask_pass else "")
+    return options
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from stackbench import stacks
 
-    return stacks.up(args.stack, inventory=args.inventory, nodes=args.nodes, extra_vars=args.extra_vars)
+    return stacks.up(args.stack, inventory=args.inventory, nodes=args.nodes, options=playbook_options(args))
 
 
 def cmd_down(args: argparse.Namespace) -> int:
     from stackbench import stacks
 
-    return stacks.down(args.stack, inventory=args.inventory)
+    return stacks.down(args.stack, inventory=args.inventory, options=playbook_options(args))
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from stackbench import stacks
+
+    return stacks.capacity(args.stack, inventory=args.inventory, options=playbook_options(args))
+
+
+def cmd_validate_ha(args: argparse.Namespace) -> int:
+    from stackbench import stacks
+
+    return stacks.validate_ha(args.stack, inventory=args.inventory, options=playbook_options(args))
+
+
+def add_playbook_options(parser: argparse.ArgumentParser) -> None:
+    """The ansible-playbook options operators use, passed through as ansible-playbook reads them."""
+    g = parser.add_argument_group("ansible-playbook options (passed through)")
+    g.add_argument("-C", "--check", action="store_true", help="check mode: change nothing, report what would change")
+    g.add_argument("-D", "--diff", action="store_true", help="show what changes in files and templates")
+    g.add_argument("-l", "--limit", help="only these hosts (an ansible pattern)")
+    g.add_argument("-t", "--tags", action="append", default=[], help="only tasks with these tags (repeatable)")
+    g.add_argument("--skip-tags", action="append", default=[], help="skip tasks with these tags (repeatable)")
+    g.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
+                   help="KEY=VALUE [KEY=VALUE ...], JSON/YAML, or @FILE (repeatable; the last wins)")
+    g.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vvv for connection debugging)")
+    g.add_argument("-b", "--become", action="store_true", help="run tasks with privilege escalation")
+    g.add_argument("--become-user", help="become this user (default: root)")
+    g.add_argument("-K", "--ask-become-pass", action="store_true", help="ask for the privilege escalation password")
+    g.add_argument("-k", "--ask-pass", action="store_true", help="ask for the SSH password (needs sshpass)")
+    g.add_argument("-u", "--user", help="connect as this user")
+    g.add_argument("--private-key", metavar="FILE", help="SSH private key file")
+    g.add_argument("-f", "--forks", type=int, help="parallel hosts (default: ansible.cfg's forks)")
 
 
 def _csv(text: str) -> list[str]:
@@ -157,16 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=cmd_artifacts_build)
     art.add_parser("list", help="show what the mirror holds, with checksums").set_defaults(func=cmd_artifacts_list)
 
-    up_p = sub.add_parser("up", help="stand up a stack (on the lab when no inventory is given)")
-    up_p.add_argument("stack", help=", ".join(catalog.names()))
-    up_p.add_argument("-i", "--inventory")
-    up_p.add_argument("--nodes", type=int)
-    up_p.add_argument("-e", "--extra-vars", action="append", default=[])
-    up_p.set_defaults(func=cmd_up)
-    down_p = sub.add_parser("down", help="tear a stack down (the lab: remove its hosts)")
-    down_p.add_argument("stack", help=", ".join(catalog.names()))
-    down_p.add_argument("-i", "--inventory")
-    down_p.set_defaults(func=cmd_down)
+    def stack_cmd(name: str, func, help_text: str) -> argparse.ArgumentParser:  # noqa: ANN001
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("stack", help=", ".join(catalog.names()))
+        p.add_argument("-i", "--inventory", help="an inventory file or directory (default: the stack's lab)")
+        add_playbook_options(p)
+        p.set_defaults(func=func)
+        return p
+
+    up_p = stack_cmd("up", cmd_up, "stand up a stack (on the lab when no inventory is given)")
+    up_p.add_argument("--nodes", type=int, help="lab hosts (only without -i)")
+    stack_cmd("down", cmd_down, "tear a stack down (the lab: remove its hosts)")
+    stack_cmd("capacity", cmd_capacity, "measure each host and what the cluster offers (playbooks/capacity.yml)")
+    stack_cmd("validate-ha", cmd_validate_ha, "take each leader down and measure the failover "
+                                              "(playbooks/validate-ha.yml)")
     cmp_p = sub.add_parser("compare", help="evaluate both stacks the same way and write a report "
                                             "(on the labs when no inventory is given)")
     cmp_p.add_argument("-i", "--inventory", help="an inventory with the groups of one or both stacks")

@@ -6,10 +6,34 @@ checkout so that a fresh clone on the same machine reuses them.
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# This checkout when the CLI runs from one (scripts/setup.sh's editable install); None when the CLI
+# is an installed wheel, which then finds the collection where Ansible finds it.
+CHECKOUT: Path | None = REPO_ROOT if (REPO_ROOT / "galaxy.yml").is_file() else None
+
+
+@functools.cache
+def collection_root() -> Path:
+    """The collection stackbench.cluster: this checkout, or the copy installed in a collections path."""
+    if CHECKOUT is not None:
+        return CHECKOUT
+    from ansible import constants
+
+    bases = [*constants.COLLECTIONS_PATHS, *sys.path]
+    for base in bases:
+        candidate = Path(os.path.expanduser(str(base))) / "ansible_collections" / "stackbench" / "cluster"
+        if (candidate / "MANIFEST.json").is_file() or (candidate / "galaxy.yml").is_file():
+            return candidate
+    from stackbench.errors import StackbenchError
+
+    raise StackbenchError("the Ansible collection stackbench.cluster is not installed",
+                          "ansible-galaxy collection install stackbench-cluster-<version>.tar.gz "
+                          "(searched: " + ", ".join(str(b) for b in bases[:4]) + ", ...)", exit_code=2)
 
 
 def cache_dir() -> Path:
@@ -41,6 +65,7 @@ def lab_state_dir(lab: str) -> Path:
 
 
 def results_dir() -> Path:
-    path = Path(os.environ.get("STACKBENCH_RESULTS", REPO_ROOT / "results"))
+    default = CHECKOUT / "results" if CHECKOUT is not None else Path.cwd() / "results"
+    path = Path(os.environ.get("STACKBENCH_RESULTS", default))
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -10,13 +10,11 @@ from typing import Any
 import yaml
 
 from stackbench.errors import StackbenchError
-from stackbench.paths import REPO_ROOT
-
-ROLES_DIR = REPO_ROOT / "roles"
+from stackbench.paths import collection_root
 
 
 def defaults_file(role: str) -> Path:
-    return ROLES_DIR / role / "defaults" / "main.yml"
+    return collection_root() / "roles" / role / "defaults" / "main.yml"
 
 
 def default_in(path: Path, variable: str) -> Any:
@@ -30,7 +28,7 @@ def default(role: str, variable: str) -> Any:
     """A variable of roles/<role>/defaults/main.yml; refused when the role does not declare it."""
     value = default_in(defaults_file(role), variable)
     if value is None:
-        raise StackbenchError(f"no {variable} in {defaults_file(role).relative_to(REPO_ROOT)}")
+        raise StackbenchError(f"no {variable} in {defaults_file(role).relative_to(collection_root())}")
     return value
 
 

@@ -1,48 +1,160 @@
-"""`stackbench up/down STACK`: the lab when no inventory is given, a playbook either way."""
+"""`stackbench up|down|capacity|validate-ha STACK`: the lab when no inventory is given, a playbook either way.
+
+With `-i INVENTORY` nothing here touches the lab (no Docker, no lab images, no artifact builds):
+the inventory is checked (readable, the stack's groups there), then the playbook runs.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 from pathlib import Path
+from typing import Any
 
 from stackbench import catalog
 from stackbench.errors import StackbenchError
+from stackbench.paths import collection_root
+from stackbench.runner import PlaybookOptions, PlaybookResult, display_path
+
+USAGE = 2
+# ansible's INVENTORY_IGNORE_EXTS: files an inventory directory may hold that are not inventory sources
+_NOT_INVENTORY = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
+_VARS_DIRS = ("group_vars", "host_vars")
 
 
-def _parse_extra_vars(pairs: list[str]) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise StackbenchError(f"bad --extra-vars {pair!r}", "use KEY=VALUE", exit_code=2)
-        result[key] = value
-    return result
+def check_inventory(inventory: str, spec: catalog.Stack) -> Path:
+    """The inventory the operator gave, refused (exit 2) when it is missing, unreadable or lacks the stack's groups."""
+    path = Path(inventory).expanduser()
+    hint = "give -i with an inventory file or directory (`stackbench lab up` writes inventories/lab/NAME.yml)"
+    if "," in inventory and not path.exists():  # ansible's inline `host1,host2,` list
+        sources = [path]
+    elif not path.exists():
+        raise StackbenchError(f"inventory {inventory} does not exist", hint, exit_code=USAGE)
+    else:
+        sources = _readable_sources(path, inventory)
+    if not sources:
+        raise StackbenchError(f"inventory {inventory} is a directory with no inventory in it "
+                              f"(only {'/'.join(_VARS_DIRS)} or nothing)", hint, exit_code=USAGE)
+    from stackbench.inventory import read_inventory, require_groups  # lazily: only the -i path needs it
+
+    require_groups(read_inventory(path), spec)
+    return path
+
+
+def _readable_sources(path: Path, inventory: str) -> list[Path]:
+    try:
+        if path.is_dir():
+            return _inventory_sources(path)
+        with path.open("rb") as handle:
+            handle.read(1)
+        return [path]
+    except OSError as exc:
+        raise StackbenchError(f"inventory {inventory} is not readable: {exc.strerror or exc}",
+                              f"check its permissions (ls -l {inventory})", exit_code=USAGE) from None
+
+
+def _inventory_sources(directory: Path) -> list[Path]:
+    """What ansible would read as inventory in `directory` (it raises OSError when it cannot list it)."""
+    found = []
+    for entry in sorted(directory.iterdir()):
+        if entry.name.startswith(".") or entry.name in _VARS_DIRS or entry.name.endswith(_NOT_INVENTORY):
+            continue
+        if entry.is_dir():
+            found += _inventory_sources(entry)
+        elif os.access(entry, os.R_OK):
+            found.append(entry)
+    return found
 
 
 def up(stack: str, inventory: str | None = None, nodes: int | None = None,
-       extra_vars: list[str] | None = None) -> int:
+       options: PlaybookOptions | None = None) -> int:
     spec = catalog.get(stack)
     playbook = spec.playbook("up")
-    variables = _parse_extra_vars(extra_vars or [])
+    options = _checked(options)
+    inventory_path = check_inventory(inventory, spec) if inventory else lab_inventory(stack, nodes)
+    verb = "checking" if options.check else "standing up"
+    return _run(spec, "up", playbook, inventory_path, options, f"{verb} {spec.name}")
+
+
+def down(stack: str, inventory: str | None = None, options: PlaybookOptions | None = None) -> int:
+    spec = catalog.get(stack)
+    options = _checked(options)
     if inventory:
-        inventory_path = Path(inventory)
-        if not inventory_path.exists():
-            raise StackbenchError(f"inventory {inventory} does not exist", "give a path to an inventory file",
-                                  exit_code=2)
-    else:
-        inventory_path = lab_inventory(stack, nodes)
-    print(f"stackbench: standing up {stack} with playbooks/{playbook} on {inventory_path}", flush=True)
+        reset = spec.playbook("reset")
+        return _run(spec, "down", reset, check_inventory(inventory, spec), options, f"tearing {spec.name} down")
+    from stackbench.lab.lab import Lab
+
+    Lab(spec.name).down()
+    return 0
+
+
+def capacity(stack: str, inventory: str | None = None, options: PlaybookOptions | None = None) -> int:
+    spec = catalog.get(stack)
+    playbook = spec.playbooks.get("capacity", "capacity.yml")
+    options = _checked(options)
+    inventory_path = check_inventory(inventory, spec) if inventory else existing_lab_inventory(spec)
+    return _run(spec, "capacity", playbook, inventory_path, options, f"measuring {spec.name}'s capacity")
+
+
+def validate_ha(stack: str, inventory: str | None = None, options: PlaybookOptions | None = None) -> int:
+    spec = catalog.get(stack)
+    playbook = spec.playbooks.get("validate-ha", "validate-ha.yml")
+    options = _checked(options)
+    inventory_path = check_inventory(inventory, spec) if inventory else existing_lab_inventory(spec)
+    # the systems come from the catalog (as for `stackbench compare`); -e ha_systems=... still wins
+    return _run(spec, "validate-ha", playbook, inventory_path, options, f"validating {spec.name}'s failover",
+                {"ha_systems": spec.ha_system_names})
+
+
+def _checked(options: PlaybookOptions | None) -> PlaybookOptions:
+    options = options or PlaybookOptions()
+    options.validate()  # before the lab or anything else runs
+    return options
+
+
+def _run(spec: catalog.Stack, operation: str, playbook: str, inventory: Path, options: PlaybookOptions,
+         doing: str, extra_vars: dict[str, Any] | None = None) -> int:
+    print(f"stackbench: {doing} with {_shown(playbook)} on {display_path(inventory)}", flush=True)
     from stackbench.runner import run_playbook
 
-    result = run_playbook(playbook, inventory_path, variables, label=f"up-{stack}")
+    result = run_playbook(playbook, inventory, extra_vars, label=f"{operation}-{spec.name}", options=options)
+    return report(spec.name, operation, playbook, inventory, result)
+
+
+def report(stack: str, operation: str, playbook: str, inventory: Path, result: PlaybookResult) -> int:
+    """After the recap: verdict, time, changes and where the run's record is; a failure raised as one line."""
     verdict = "done" if result.rc == 0 else "FAILED"
-    print(f"stackbench: {stack} {verdict} in {result.seconds:.0f} s ({result.changed} changes)")
-    if result.timings_file:
-        print(f"stackbench: task timings in {result.timings_file}")
-    if result.rc != 0:
-        first = result.failures[0] if result.failures else result.status
-        raise StackbenchError(f"{stack}: playbook failed: {first}",
-                              f"re-run with: ansible-playbook -i {inventory_path} playbooks/{playbook} -v")
-    return 0
+    if result.check:  # in check mode ansible's "changed" is what a real run would change
+        changes = "check mode: " + ("nothing changed" if result.changed == 0 else f"would change {result.changed}")
+    else:
+        changes = f"{result.changed} changed"
+    print(f"stackbench: {stack} {operation} {verdict} in {result.seconds:.0f} s ({changes})")
+    log = f"{display_path(result.run_dir)}/" if result.run_dir else "results/runs/"
+    if result.rc == 0:
+        print(f"stackbench: run log: {log}")
+        return 0
+    print(f"stackbench: full log: {log}", flush=True)
+    first = result.failures[0] if result.failures else f"ansible-playbook {result.status} (rc={result.rc})"
+    again = shlex.join(["ansible-playbook", "-i", display_path(inventory),
+                        _shown(playbook), *[a for a in result.args if not re.fullmatch(r"-v+", a)], "-vvv"])
+    raise StackbenchError(f"{stack}: playbook failed: {first}", f"all of it in {log}events.log; re-run with: {again}")
+
+
+def _shown(playbook: str) -> str:
+    return display_path(collection_root() / "playbooks" / playbook)
+
+
+def existing_lab_inventory(spec: catalog.Stack) -> Path:
+    """The lab inventory of a stack already stood up (capacity and validate-ha measure, they do not build)."""
+    from stackbench.lab.lab import INVENTORY_DIR
+
+    path = INVENTORY_DIR / f"{spec.name}.yml"
+    if not path.exists():
+        raise StackbenchError(f"no inventory given and no lab for {spec.name} ({display_path(path)})",
+                              f"give -i INVENTORY, or stand the lab up first: stackbench up {spec.name}",
+                              exit_code=USAGE)
+    return path
 
 
 def lab_inventory(stack: str, nodes: int | None) -> Path:
@@ -62,16 +174,3 @@ def lab_inventory(stack: str, nodes: int | None) -> Path:
     for component in spec.artifacts:
         registry.build(component)
     return lab.inventory_path
-
-
-def down(stack: str, inventory: str | None = None) -> int:
-    spec = catalog.get(stack)
-    if inventory:
-        reset = spec.playbook("reset")
-        from stackbench.runner import run_playbook
-
-        return 0 if run_playbook(reset, Path(inventory), label=f"down-{stack}").rc == 0 else 1
-    from stackbench.lab.lab import Lab
-
-    Lab(spec.name).down()
-    return 0

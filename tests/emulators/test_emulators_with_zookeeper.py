@@ -96,9 +96,10 @@ def test_mesos_election_layout_endpoints_and_failover(zookeeper, daemons, tmp_pa
     status, _, headers = http("GET", f"http://127.0.0.1:{leader}/master/redirect")
     assert (status, headers["Location"]) == (307, f"//127.0.0.1:{leader}")
     assert http("GET", f"http://127.0.0.1:{follower}/health")[0] == 200
-    version = get_json(f"http://127.0.0.1:{leader}/version")
-    assert version["emulator"] is True
-    assert version["version"].startswith("1.11.0")
+    # the real version (clients parse it as integers); the emulator mark in build_user and a header
+    status, version, headers = http("GET", f"http://127.0.0.1:{leader}/version")
+    assert version["version"] == "1.11.0" and "emulator" not in version
+    assert version["build_user"] == "stackbench-emulator" and headers["X-Stackbench-Emulator"] == "true"
 
     def registered():
         state = get_json(f"http://127.0.0.1:{leader}/master/state")
@@ -191,14 +192,18 @@ def test_marathon_latch_apps_and_abdication(zookeeper, daemons, tmp_path):
         client.stop()
 
     info = get_json(f"http://127.0.0.1:{standby}/v2/info")  # proxied to the leader
-    assert info["emulator"] is True and info["elected"] is True and info["leader"] == m_leader
+    assert info["elected"] is True and info["leader"] == m_leader and info["version"] == "1.10.26"
+    assert info["buildref"] == "stackbench-emulator" and "emulator" not in info  # no key real Marathon lacks
+    assert "http_port" not in info["marathon_config"] and info["http_config"]["http_port"] == m_port
     status, _, headers = http("GET", f"http://127.0.0.1:{standby}/ping")
     assert status == 200 and headers["X-Marathon-Leader"] == f"http://{m_leader}" and "Via" in headers
 
     app = {"id": "/sleepy", "cmd": "sleep 300", "cpus": 1.5, "mem": 100, "instances": 1}
     assert http("POST", f"http://127.0.0.1:{standby}/v2/apps", app)[0] == 201
     assert http("POST", f"http://127.0.0.1:{standby}/v2/apps", app)[0] == 409
-    assert http("PUT", f"http://127.0.0.1:{m_port}/v2/apps/sleepy", {"instances": 2})[0] == 200
+    # the creation's deployment still runs: Marathon refuses a change without force (409)
+    assert http("PUT", f"http://127.0.0.1:{m_port}/v2/apps/sleepy", {"instances": 2})[0] == 409
+    assert http("PUT", f"http://127.0.0.1:{m_port}/v2/apps/sleepy?force=true", {"instances": 2})[0] == 200
 
     def running(n):
         def check():
@@ -386,7 +391,7 @@ def test_marathon_ports_health_checks_rolling_upgrade_and_rollback(zookeeper, da
         http("PUT", f"{base}/v2/apps/stackbench-web", {"instances": 3})
         wait_for(lambda: app()["tasksHealthy"] == 3, 60, what="3 healthy tasks")
         assert {t["id"] for t in tasks} <= {t["id"] for t in app()["tasks"]}
-        http("PUT", f"{base}/v2/apps/stackbench-web", {"instances": 2})
+        http("PUT", f"{base}/v2/apps/stackbench-web?force=true", {"instances": 2})  # the scale-up may still finish
         wait_for(lambda: answers("1"), 60, what="back to 2")
 
         # a new configuration replaces every task, never below 2 healthy ones
@@ -420,7 +425,7 @@ def test_marathon_ports_health_checks_rolling_upgrade_and_rollback(zookeeper, da
         wait_for(lambda: answers("1") and victim["id"] not in {t["id"] for t in app()["tasks"]}, 60, what="replaced")
     finally:
         # the tasks are processes of their own (new sessions): have Marathon kill them, or they outlive the test
-        http("DELETE", f"{base}/v2/apps/stackbench-web")
+        http("DELETE", f"{base}/v2/apps/stackbench-web?force=true")
         wait_for(
             lambda: get_json(f"http://127.0.0.1:{master}/metrics/snapshot")["master/tasks_running"] == 0,
             30,

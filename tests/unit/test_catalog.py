@@ -94,8 +94,29 @@ def test_a_stack_on_another_has_the_bases_parts_first():
     assert catalog.quorum_groups() == ("zookeeper", "etcd", "mesos_masters")
 
 
+@pytest.mark.parametrize("stack", STACKS, ids=lambda s: s.name)
+def test_group_aliases_stand_for_the_stacks_own_groups(stack):
+    for group, aliases in stack.group_aliases.items():
+        assert group in stack.groups and aliases
+        assert not set(aliases) & set(stack.groups), f"{group}: an alias may not be another of its groups"
+
+
+def test_kubesprays_kube_node_stands_for_kube_nodes():
+    kubernetes = catalog.get("kubernetes")
+    kubespray = {"etcd": ["n1"], "kube_control_plane": ["n1"], "kube_node": ["n2", "n3"], "k8s_cluster": ["n1"]}
+    assert kubernetes.resolve_groups(kubespray)["kube_nodes"] == ["n2", "n3"]
+    assert kubernetes.missing_groups(kubespray) == []
+    assert kubernetes.resolve_groups({**kubespray, "kube_nodes": ["n4"]})["kube_nodes"] == ["n4"]  # ours first
+    assert kubernetes.resolve_groups({**kubespray, "kube_nodes": []})["kube_nodes"] == ["n2", "n3"]
+    assert "kube_nodes" not in kubernetes.resolve_groups({"etcd": ["n1"]})
+    assert kubernetes.missing_groups({"etcd": ["n1"], "kube_node": []}) == ["kube_control_plane", "kube_nodes"]
+    assert kubernetes.group_label("kube_nodes") == "kube_nodes (or kube_node)"
+    assert kubernetes.group_label("etcd") == "etcd" and not catalog.get("zookeeper").group_aliases
+
+
 def test_validate_ha_default_table_is_the_catalog():
-    play = yaml.safe_load((PLAYBOOKS / "validate-ha.yml").read_text())[0]
+    plays = yaml.safe_load((PLAYBOOKS / "validate-ha.yml").read_text())
+    play = next(p for p in plays if "ha_stack_systems" in p.get("vars", {}))
     assert play["vars"]["ha_stack_systems"] == {s.name: s.ha_system_names for s in STACKS}
 
 

@@ -17,8 +17,10 @@ def test_unknown_stack_is_one_line_and_exit_code_2(capsys):
 
 
 def test_missing_inventory_is_refused(capsys, tmp_path):
-    assert cli.main(["up", "zookeeper", "-i", str(tmp_path / "nope.yml")]) in (1, 2)
-    assert "error:" in capsys.readouterr().err
+    assert cli.main(["up", "zookeeper", "-i", str(tmp_path / "nope.yml")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"stackbench: error: inventory {tmp_path / 'nope.yml'} does not exist", err[1]]
+    assert err[1].startswith("  hint: give -i with an inventory")
 
 
 def test_usage_error_exits_2():

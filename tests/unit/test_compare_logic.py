@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from conftest import FIXTURES
 
 from stackbench.compare import logic
 from stackbench.compare.marathon_eval import SERVER, app_definition
@@ -196,10 +197,80 @@ def test_compare_marks_a_stack_with_missing_groups_not_evaluated(tmp_path, monke
     results = json.loads((run_dir / "results.json").read_text())
     entry = results["stacks"]["kubernetes"]
     assert entry["status"] == "not_evaluated"
-    assert entry["reason"] == "inventory lacks groups: kube_control_plane, kube_nodes"
+    assert entry["reason"] == "inventory lacks groups: kube_control_plane, kube_nodes (or kube_node)"
     assert entry["steps"] == []
     assert results["schema"] == "stackbench.compare/1" and results["duration_s"] is not None
     assert "not evaluated" in out.getvalue()
+
+
+INVENTORIES = FIXTURES / "inventories"
+# every step of a compare run that would reach a host (the evaluator's connection is patched out)
+HOST_STEPS = ("standup,deploy,discovery,scale,rolling_update,rollback,kill_instance,health_check,capacity,"
+              "control_plane_cost,kill_host,failover")
+
+
+@pytest.mark.parametrize("source", ["zookeeper.ini", "zookeeper-dir"])
+def test_a_stack_run_reads_groups_and_addresses_as_ansible_does(tmp_path, source):
+    from stackbench.compare.evaluate import Run, StackRun
+
+    # mesos runs on zookeeper: its zookeeper hosts are listed, addresses from ansible_host (group_vars in the dir)
+    stack_run = StackRun(Run(io.StringIO(), source, tmp_path), "mesos", INVENTORIES / source, is_lab=False)
+    assert stack_run.groups["zookeeper"] == ["zk1", "zk2", "zk3"]
+    assert stack_run.entry["hosts"] == [{"name": "zk1", "groups": ["zookeeper"], "address": "10.0.0.1"},
+                                        {"name": "zk2", "groups": ["zookeeper"], "address": "10.0.0.2"},
+                                        {"name": "zk3", "groups": ["zookeeper"], "address": "zk3"}]
+    assert logic.missing_groups("mesos", stack_run.groups) == ["mesos_masters", "mesos_agents", "marathon"]
+
+
+def test_a_stack_run_resolves_kubesprays_group_names(tmp_path):
+    from stackbench.compare.evaluate import Run, StackRun
+
+    stack_run = StackRun(Run(io.StringIO(), "k", tmp_path), "kubernetes", INVENTORIES / "kubespray.ini", False)
+    assert stack_run.groups["kube_nodes"] == ["node3", "node4"] and logic.missing_groups("kubernetes",
+                                                                                          stack_run.groups) == []
+    assert stack_run.addresses["node4"] == "10.0.1.4"
+    assert [h["name"] for h in stack_run.entry["hosts"]] == ["node1", "node2", "node3", "node4"]
+
+
+def test_a_lab_not_made_yet_has_no_hosts_until_stand_up(tmp_path):
+    from stackbench.compare.evaluate import Run, StackRun
+
+    stack_run = StackRun(Run(io.StringIO(), "lab", tmp_path), "kubernetes", tmp_path / "lab.yml", is_lab=True)
+    assert stack_run.groups == {} and stack_run.entry["hosts"] == []
+
+
+def test_cli_compare_with_an_ini_inventory_and_every_host_step_skipped(tmp_path, monkeypatch, capsys):
+    from stackbench.cli import main
+    from stackbench.compare import evaluate
+
+    seen = {}
+
+    def no_api(stack_run, lab):
+        seen.update(groups=stack_run.groups, addresses=stack_run.addresses)
+        raise StepError("no API in a unit test")
+
+    monkeypatch.setattr(evaluate, "make_evaluator", no_api)
+    monkeypatch.setattr("stackbench.compare.report.write_report", lambda run_dir: None, raising=False)
+    rc = main(["compare", "-i", str(INVENTORIES / "kubespray.ini"), "--stacks", "kubernetes", "--skip", HOST_STEPS,
+               "--out", str(tmp_path)])
+    assert rc == 1  # partial: the API could not be reached
+    assert seen["groups"]["kube_nodes"] == ["node3", "node4"] and seen["addresses"]["node1"] == "10.0.1.1"
+    results = json.loads(next(tmp_path.glob("*/results.json")).read_text())
+    entry = results["stacks"]["kubernetes"]
+    assert entry["status"] == "partial" and entry["steps"] == []
+    assert {h["name"]: h["address"] for h in entry["hosts"]} == {"node1": "10.0.1.1", "node2": "10.0.1.2",
+                                                                 "node3": "10.0.1.3", "node4": "10.0.1.4"}
+    assert "cannot reach the stack's API: no API in a unit test" in capsys.readouterr().out
+
+
+def test_cli_compare_refuses_an_unparsable_inventory_before_a_run(tmp_path, capsys):
+    from stackbench.cli import main
+
+    (tmp_path / "broken.yml").write_text("all:\n  hosts: [\n")
+    assert main(["compare", "-i", str(tmp_path / "broken.yml"), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read inventory" in err and "yaml plugin" in err and "hint:" in err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_cli_compare_refuses_bad_input_with_a_hint(capsys, tmp_path):

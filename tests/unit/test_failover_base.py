@@ -22,7 +22,13 @@ from ansible_collections.stackbench.cluster.plugins.plugin_utils.failover.faults
     fault_command,
     partition_commands,
 )
-from ansible_collections.stackbench.cluster.plugins.plugin_utils.failover.hosts import SshTunnel, ssh_tunnel_command
+from ansible_collections.stackbench.cluster.plugins.plugin_utils.failover.hosts import (
+    SshOptions,
+    SshTunnel,
+    ssh_options,
+    ssh_tunnel_command,
+    tunnel_command,
+)
 from ansible_collections.stackbench.cluster.plugins.plugin_utils.failover.run import run_failover
 from conftest import failover_args
 from hypothesis import given
@@ -219,14 +225,60 @@ def test_iptables_partition_heals_with_the_undo_commands():
 # ----- reaching hosts
 
 
-def test_ssh_tunnel_command():
-    hv = {"ansible_host": "172.29.0.14", "ansible_user": "stackbench", "ansible_port": 2222,
-          "ansible_ssh_private_key_file": "/k/id", "ansible_ssh_common_args": "-o StrictHostKeyChecking=no"}
+def _option(cmd: list[str], name: str) -> list[str]:
+    """The values of `-o name=...` in an ssh command, in order (ssh uses the first)."""
+    return [cmd[i + 1].split("=", 1)[1] for i, word in enumerate(cmd[:-1])
+            if word == "-o" and cmd[i + 1].split("=", 1)[0] == name]
+
+
+def test_tunnel_command_carries_every_connection_option():
+    options = SshOptions(host="172.29.0.14", executable="/opt/openssh/bin/ssh", user="stackbench", port=2222,
+                         private_key_file="/k/id", ssh_args="-o ControlMaster=auto -o ControlPersist=60s",
+                         common_args="-o ProxyJump=jump@bastion:2200 -o UserKnownHostsFile=/dev/null",
+                         extra_args='-o ProxyCommand="ssh -W %h:%p -q gw" -v', host_key_checking=False, timeout=10)
+    cmd = tunnel_command(options, 40000, 6543)
+    assert cmd[0] == "/opt/openssh/bin/ssh" and cmd[-1] == "172.29.0.14"
+    assert cmd[-4:-1] == ["-N", "-L", "127.0.0.1:40000:127.0.0.1:6543"]
+    assert _option(cmd, "Port") == ["2222"] and _option(cmd, "User") == ['"stackbench"']
+    assert _option(cmd, "IdentityFile") == ['"/k/id"'] and _option(cmd, "ConnectTimeout") == ["10"]
+    assert _option(cmd, "ProxyJump") == ["jump@bastion:2200"] and _option(cmd, "UserKnownHostsFile") == ["/dev/null"]
+    assert _option(cmd, "ProxyCommand") == ["ssh -W %h:%p -q gw"] and "-v" in cmd  # quoted: one argument
+    assert _option(cmd, "StrictHostKeyChecking") == ["no"]
+    # ssh keeps the first value: the tunnel's own process, whatever ansible.cfg multiplexes
+    assert _option(cmd, "ControlMaster")[0] == "no" and _option(cmd, "ControlPath")[0] == "none"
+    assert _option(cmd, "BatchMode")[0] == "yes" and _option(cmd, "ExitOnForwardFailure")[0] == "yes"
+
+
+def test_tunnel_command_adds_only_what_is_set():
+    cmd = tunnel_command(SshOptions(host="worker1"), 1, 2)
+    assert cmd[0] == "ssh" and cmd[-1] == "worker1"
+    for name in ("Port", "User", "IdentityFile", "ConnectTimeout", "StrictHostKeyChecking", "ProxyJump"):
+        assert _option(cmd, name) == []
+
+
+def test_ssh_options_are_resolved_by_ansibles_ssh_plugin(monkeypatch):
+    hv = {"inventory_hostname": "worker1", "ansible_host": "172.29.0.14", "ansible_user": "stackbench",
+          "ansible_port": 2222, "ansible_ssh_private_key_file": "/k/id", "ansible_ssh_executable": "/opt/ssh",
+          "ansible_ssh_common_args": "-J jump@bastion", "ansible_ssh_extra_args": "-o LogLevel=ERROR"}
+    monkeypatch.setenv("ANSIBLE_SSH_ARGS", "-o ControlPersist=7s")  # what ansible.cfg's ssh_args would say
+    options = ssh_options(hv, "worker1")
+    assert options == SshOptions(host="172.29.0.14", executable="/opt/ssh", user="stackbench", port=2222,
+                                 private_key_file="/k/id", ssh_args="-o ControlPersist=7s",
+                                 common_args="-J jump@bastion", extra_args="-o LogLevel=ERROR",
+                                 host_key_checking=options.host_key_checking, timeout=options.timeout)
+    assert ssh_options({**hv, "ansible_ssh_args": "-o ControlPersist=1s"}, "worker1").ssh_args == \
+        "-o ControlPersist=1s"  # the host's var wins over the default
+    bare = ssh_options({"inventory_hostname": "worker1"}, "worker1")
+    assert (bare.host, bare.executable, bare.port, bare.user) == ("worker1", "ssh", None, None)
     cmd = ssh_tunnel_command(hv, "worker1", 40000, 6543)
-    assert cmd[:2] == ["ssh", "-N"] and "127.0.0.1:40000:127.0.0.1:6543" in cmd
-    assert cmd[cmd.index("-p") + 1] == "2222" and cmd[cmd.index("-i") + 1] == "/k/id"
-    assert "StrictHostKeyChecking=no" in cmd and cmd[-1] == "stackbench@172.29.0.14"
-    assert ssh_tunnel_command({}, "worker1", 1, 2)[-1] == "worker1"
+    assert cmd[0] == "/opt/ssh" and "-J" in cmd and _option(cmd, "ControlPersist") == ["7s"]
+
+
+def test_no_ssh_tunnel_to_a_host_reached_otherwise():
+    with pytest.raises(Failure, match="docker connection, not ssh"):
+        ssh_options({"inventory_hostname": "w1", "ansible_connection": "docker"}, "w1")
+    with pytest.raises(Failure, match="cannot resolve how ssh reaches w1: .*'port'"):
+        ssh_options({"inventory_hostname": "w1", "ansible_port": "twenty-two"}, "w1")
 
 
 def test_ssh_tunnel_that_exits_is_a_failure():

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import subprocess
 import threading
 from pathlib import Path
+from unittest import mock
 
 import local_playbook
 import pytest
@@ -136,3 +138,45 @@ def test_node_pod_subnet_large_enough_passes_and_coredns_checks_in_the_first_pla
     result = run(tmp_path, LAYOUT, extra)
     assert_stopped_early(result, "coredns_cluster_ip 10.200.0.10 is not inside the service CIDR 198.19.0.0/16")
     assert "kubernetes_node: a /" not in result.stdout
+
+
+def run_limited(tmp_path: Path, limit: str, extra: dict, *args: str) -> subprocess.CompletedProcess:
+    """`run` over LAYOUT with `--limit LIMIT` and ARGS (local_playbook takes no extra arguments, so
+    they are appended to its ansible-playbook command)."""
+    real_run = subprocess.run
+
+    def with_limit(command, **kwargs):
+        return real_run([*command, "--limit", limit, *args], **kwargs)
+
+    with mock.patch.object(local_playbook.subprocess, "run", with_limit):
+        return run(tmp_path, LAYOUT, extra)
+
+
+def test_limit_to_some_etcd_members_is_refused(tmp_path, mirror):
+    result = run_limited(tmp_path, "c1", valid(mirror))
+    assert_stopped_early(result, "etcd: members c2, c3 of cluster 'stackbench-etcd' are limited out of this play")
+    assert "-e etcd_allow_partial_limit=true" in result.stdout
+
+
+def test_limit_to_a_worker_reads_the_hosts_outside_the_play(tmp_path, mirror):
+    # Adding w1 alone: etcd and the control plane are not in the play, their facts are read
+    # (the pod network check passes with their networks); the node check then refuses the DNS
+    # address, so the run still stops before any change.
+    result = run_limited(tmp_path, "w1", valid(mirror, kubernetes_cluster_dns="10.200.0.10"))
+    assert_stopped_early(result, "kubernetes_node: the cluster DNS address 10.200.0.10")
+    assert "ok: [w1 -> c3] => (item=c3)" in result.stdout  # the setup delegated to a host outside the play
+    assert "kubernetes_pod_network: the pod CIDR" not in result.stdout
+    assert "limited out" not in result.stdout
+
+
+def test_check_mode_with_some_etcd_members_reads_the_others(tmp_path, mirror):
+    # --check may limit a quorum group: c2 and c3 are read (address, data dir) for the member
+    # checks, which then pass; the node check stops the run before any change.
+    # (Any later check may be the one that stops it; the bad DNS address makes sure one does.)
+    result = run_limited(tmp_path, "c1", valid(mirror, kubernetes_cluster_dns="10.200.0.10"), "--check")
+    assert_stopped_early(result, "")
+    assert ("TASK [stackbench.cluster.etcd : Assert the membership is sound (odd size, unique names and addresses)] "
+            "***\nok: [c1]") in re.sub(r"\n\w+day \d\d \w+ .*\n", "\n", result.stdout)
+    assert "Look for a member directory in the data dir of the members outside the play" in result.stdout
+    assert "ok: [c1 -> c3] => (item=c3)" in result.stdout
+    assert "limited out" not in result.stdout and "etcd cluster 'stackbench-etcd' has members" not in result.stdout

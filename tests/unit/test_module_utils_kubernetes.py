@@ -1,5 +1,5 @@
 """plugins/module_utils/kubernetes.py: Leases, Go durations and leader-election flags, readiness,
-ConfigMaps, Pods, kubeconfig credentials (Node lists and quantities: test_node_capacity.py)."""
+ConfigMaps, Pods, kubeconfigs read as kubectl reads them (Node lists and quantities: test_node_capacity.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible_collections.stackbench.cluster.plugins.module_utils.common import ParseError
 from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes import (
     apiserver_ready,
@@ -22,6 +23,7 @@ from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes impo
     lease_valid,
     new_lease_holder,
     pod_scheduled,
+    read_kubeconfig,
 )
 from conftest import fixture_text
 
@@ -71,25 +73,113 @@ def test_leader_election_settings():
     assert leader_election_settings(tuned) == {"lease-duration": 8.0, "renew-deadline": 10.0, "retry-period": 0.5}
 
 
-def test_kubeconfig_credentials(tmp_path):
-    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
-    key = tmp_path / "admin.key"
-    key.write_bytes(b"KEY")
-    config = {"current-context": "admin@stackbench",
-              "clusters": [{"name": "other", "cluster": {"server": "https://other"}},
-                           {"name": "stackbench", "cluster": {"server": "https://172.29.0.11:6443",
-                                                               "certificate-authority-data": b64("CA")}}],
-              "users": [{"name": "kubernetes-admin", "user": {"client-certificate-data": b64("CERT"),
-                                                              "client-key": str(key)}}],
-              "contexts": [{"name": "admin@stackbench", "context": {"cluster": "stackbench",
-                                                                     "user": "kubernetes-admin"}}]}
-    assert kubeconfig_credentials(config) == {"server": "https://172.29.0.11:6443", "ca": b"CA", "cert": b"CERT",
-                                              "key": b"KEY"}
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _kubeconfig(**user: str) -> dict:
+    """Two clusters and users, as a kubeconfig with a second context (kubectl config use-context) has."""
+    return {
+        "apiVersion": "v1", "kind": "Config", "current-context": "admin@stackbench",
+        "clusters": [{"name": "other", "cluster": {"server": "https://other:6443", "insecure-skip-tls-verify": True}},
+                     {"name": "stackbench", "cluster": {"server": "https://172.29.0.11:6443",
+                                                         "certificate-authority": "pki/ca.crt"}}],
+        "users": [{"name": "viewer", "user": {"tokenFile": "tokens/viewer"}},
+                  {"name": "kubernetes-admin", "user": user or {"client-certificate": "pki/admin.crt",
+                                                                "client-key-data": _b64("KEY")}}],
+        "contexts": [{"name": "admin@stackbench", "context": {"cluster": "stackbench", "user": "kubernetes-admin"}},
+                     {"name": "viewer@other", "context": {"cluster": "other", "user": "viewer",
+                                                           "namespace": "apps"}}],
+    }
+
+
+@pytest.fixture()
+def kubeconfig_dir(tmp_path):
+    """A kubeconfig in conf/ whose files are relative to it, as `kubectl config set-credentials` writes them."""
+    conf = tmp_path / "conf"
+    (conf / "pki").mkdir(parents=True)
+    (conf / "tokens").mkdir()
+    (conf / "pki" / "ca.crt").write_bytes(b"CA")
+    (conf / "pki" / "admin.crt").write_bytes(b"CERT")
+    (conf / "tokens" / "viewer").write_text("s3cret\n")
+    (conf / "admin.conf").write_text(yaml.safe_dump(_kubeconfig()))
+    return conf
+
+
+def test_read_kubeconfig_resolves_relative_paths_against_its_directory_not_the_cwd(kubeconfig_dir, tmp_path,
+                                                                                    monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    credentials = read_kubeconfig(str(kubeconfig_dir / "admin.conf"), loads=yaml.safe_load)
+    assert credentials == {"server": "https://172.29.0.11:6443", "ca": b"CA", "cert": b"CERT", "key": b"KEY",
+                           "token": None, "insecure": False, "tls_server_name": None, "namespace": "default"}
+    # the decoded document alone knows no directory: a relative path is then the cwd's, and absent here
+    with pytest.raises(ParseError, match="cannot read pki/ca.crt"):
+        kubeconfig_credentials(yaml.safe_load((kubeconfig_dir / "admin.conf").read_text()))
+
+
+def test_an_explicit_context_switches_cluster_user_and_namespace(kubeconfig_dir):
+    path = str(kubeconfig_dir / "admin.conf")
+    with pytest.raises(ParseError, match="client certificates only"):
+        read_kubeconfig(path, "viewer@other", loads=yaml.safe_load)
+    viewer = read_kubeconfig(path, "viewer@other", require_client_certificate=False, loads=yaml.safe_load)
+    assert viewer["server"] == "https://other:6443" and viewer["token"] == "s3cret"  # the file's, stripped
+    assert viewer["insecure"] is True and viewer["ca"] is None and viewer["namespace"] == "apps"
     with pytest.raises(ParseError, match="no context named 'nope'"):
-        kubeconfig_credentials(config, "nope")
-    config["users"][0]["user"] = {"token": "abc"}
+        read_kubeconfig(path, "nope", loads=yaml.safe_load)
+
+
+def test_current_context_decides_when_no_context_is_given(kubeconfig_dir):
+    config = _kubeconfig()
+    config["current-context"] = "viewer@other"
+    credentials = kubeconfig_credentials(config, base_dir=str(kubeconfig_dir), require_client_certificate=False)
+    assert credentials["server"] == "https://other:6443"
+    del config["current-context"]
+    with pytest.raises(ParseError, match="no current-context"):
+        kubeconfig_credentials(config)
+
+
+def test_data_fields_override_files_and_tokenfile_overrides_token(kubeconfig_dir):
+    config = _kubeconfig(**{"client-certificate": "missing.crt", "client-certificate-data": _b64("CERT-DATA"),
+                            "client-key-data": _b64("KEY")})
+    config["clusters"][1]["cluster"]["certificate-authority-data"] = _b64("CA-DATA")
+    credentials = kubeconfig_credentials(config, base_dir=str(kubeconfig_dir))
+    assert (credentials["ca"], credentials["cert"]) == (b"CA-DATA", b"CERT-DATA")
+    config["users"][0]["user"]["token"] = "inline"
+    assert kubeconfig_credentials(config, "viewer@other", str(kubeconfig_dir),
+                                  require_client_certificate=False)["token"] == "s3cret"
+    del config["users"][0]["user"]["tokenFile"]
+    assert kubeconfig_credentials(config, "viewer@other", require_client_certificate=False)["token"] == "inline"
+
+
+def test_bad_kubeconfigs_are_refused_with_the_reason():
+    config = _kubeconfig(**{"client-certificate-data": "not base64!", "client-key-data": _b64("KEY")})
+    config["clusters"][1]["cluster"]["certificate-authority-data"] = _b64("CA")
+    with pytest.raises(ParseError, match="client-certificate-data is not base64"):
+        kubeconfig_credentials(config)
+    config["clusters"][1]["cluster"]["insecure-skip-tls-verify"] = True
+    with pytest.raises(ParseError, match="insecure-skip-tls-verify with a certificate-authority"):
+        kubeconfig_credentials(config)
+    config = _kubeconfig(token="abc")
+    config["clusters"][1]["cluster"] = {"server": "https://x"}
     with pytest.raises(ParseError, match="lacks cert, key"):
         kubeconfig_credentials(config)
+    config["clusters"][1]["cluster"] = {}
+    with pytest.raises(ParseError, match=r"lacks server \(a client certificate and key, or a token\)"):
+        kubeconfig_credentials(config, require_client_certificate=False)
+
+
+def test_read_kubeconfig_reads_json_alone_and_refuses_what_is_not_one(tmp_path):
+    config = _kubeconfig(**{"client-certificate-data": _b64("CERT"), "client-key-data": _b64("KEY")})
+    config["clusters"][1]["cluster"] = {"server": "https://x"}
+    (tmp_path / "kubeconfig.json").write_text(json.dumps(config))
+    assert read_kubeconfig(str(tmp_path / "kubeconfig.json"))["cert"] == b"CERT"
+    (tmp_path / "list.yaml").write_text("- a\n")
+    with pytest.raises(ParseError, match="not a kubeconfig"):
+        read_kubeconfig(str(tmp_path / "list.yaml"), loads=yaml.safe_load)
+    with pytest.raises(ParseError, match="list.yaml is not a kubeconfig: "):  # YAML without a YAML parser
+        read_kubeconfig(str(tmp_path / "list.yaml"))
 
 
 def test_kube_ssl_context_writes_the_key_private(tmp_path, monkeypatch):
@@ -102,6 +192,15 @@ def test_kube_ssl_context_writes_the_key_private(tmp_path, monkeypatch):
     assert kube_ssl_context({"ca": None, "cert": b"CERT", "key": b"KEY"}, str(tmp_path)) is made
     assert made.chain == (b"CERT", b"KEY")
     assert stat.S_IMODE((tmp_path / "kube-client.key").stat().st_mode) == 0o600
+
+
+def test_kube_ssl_context_skips_verification_only_when_the_kubeconfig_says_so(tmp_path):
+    import ssl
+
+    assert kube_ssl_context({"ca": None, "insecure": False}, str(tmp_path)).verify_mode == ssl.CERT_REQUIRED
+    insecure = kube_ssl_context({"ca": None, "insecure": True}, str(tmp_path))
+    assert insecure.verify_mode == ssl.CERT_NONE and not insecure.check_hostname
+    assert not list(tmp_path.iterdir())  # no client certificate: nothing written
 
 
 def test_configmap_keys_and_pod_scheduled():

@@ -1,5 +1,6 @@
 """Reaching hosts from the controller: shell commands through `ansible` (so every connection plugin
-works, paramiko too), local commands (the stackbench CLI), and an SSH tunnel to a host's loopback."""
+works, paramiko too), local commands (the stackbench CLI), and an SSH tunnel to a host's loopback
+built from the options Ansible's own ssh connection plugin resolves for that host."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,21 +85,91 @@ def run_local(cmd: list[str], timeout: float = 120) -> tuple[int, str]:
     return run.returncode, (run.stdout + run.stderr).strip()
 
 
-def ssh_tunnel_command(hv: Any, host: str, local_port: int, remote_port: int) -> list[str]:
-    """`ssh -N -L` from the controller to `127.0.0.1:remote_port` on `host`, with the inventory's SSH settings."""
-    cmd = ["ssh", "-N", "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-o", "ServerAliveInterval=5",
-           "-L", f"127.0.0.1:{local_port}:127.0.0.1:{remote_port}"]
-    if hv.get("ansible_port"):
-        cmd += ["-p", str(hv["ansible_port"])]
-    key = hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file")
-    if key:
-        cmd += ["-i", str(key)]
-    for extra in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
-        if hv.get(extra):
-            cmd += shlex.split(str(hv[extra]))
-    address = hv.get("ansible_host") or host
-    user = hv.get("ansible_user")
-    return cmd + [f"{user}@{address}" if user else str(address)]
+@dataclass(frozen=True)
+class SshOptions:
+    """How Ansible's ssh connection plugin reaches a host: its options as resolved for that host."""
+
+    host: str  # the address (ansible_host, else the inventory name)
+    executable: str = "ssh"  # ansible_ssh_executable
+    user: str | None = None
+    port: int | None = None
+    private_key_file: str | None = None
+    ssh_args: str = ""  # ansible_ssh_args, else ansible.cfg [ssh_connection] ssh_args
+    common_args: str = ""  # ansible_ssh_common_args (ProxyJump/ProxyCommand usually live here)
+    extra_args: str = ""  # ansible_ssh_extra_args
+    host_key_checking: bool = True
+    timeout: int | None = None
+
+
+# Connections whose hosts an ssh tunnel reaches the same way (paramiko speaks ssh with the same options).
+_SSH_CONNECTIONS = ("ssh", "ansible.builtin.ssh", "smart", "paramiko", "paramiko_ssh", "ansible.builtin.paramiko_ssh")
+
+
+def ssh_options(hostvars: Mapping[str, Any], host: str) -> SshOptions:
+    """The options Ansible's ssh connection plugin would use for `host`, from its vars (hostvars[host]).
+
+    The plugin itself resolves them, so precedence is Ansible's: host vars, then the command line
+    (-u, --private-key, --ssh-common-args, ...), then ANSIBLE_* environment, then ansible.cfg, then
+    the plugin's defaults.
+    """
+    from ansible import constants as C  # noqa: N812 - Ansible's own name for it
+    from ansible.errors import AnsibleError
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader
+
+    connection = str(hostvars.get("ansible_connection") or C.DEFAULT_TRANSPORT)
+    if connection not in _SSH_CONNECTIONS:
+        raise Failure(f"{host} is reached with the {connection} connection, not ssh: no ssh tunnel to it "
+                      "(use kube_client_via=direct)")
+    plugin = connection_loader.get("ssh", PlayContext(), new_stdin=None)
+    names = C.config.get_plugin_vars("connection", "ssh")
+    try:  # hostvars template on access: a broken template of the host's is its error, not a traceback
+        plugin.set_options(var_options={name: hostvars[name] for name in names if name in hostvars})
+    except AnsibleError as exc:
+        raise Failure(f"cannot resolve how ssh reaches {host}: {' '.join(str(exc).split())[:300]}") from None
+    port = plugin.get_option("port")
+    return SshOptions(
+        host=str(plugin.get_option("host") or host), executable=str(plugin.get_option("ssh_executable") or "ssh"),
+        user=plugin.get_option("remote_user") or None, port=int(port) if port else None,
+        private_key_file=plugin.get_option("private_key_file") or None, ssh_args=plugin.get_option("ssh_args") or "",
+        common_args=plugin.get_option("ssh_common_args") or "", extra_args=plugin.get_option("ssh_extra_args") or "",
+        host_key_checking=bool(plugin.get_option("host_key_checking")), timeout=plugin.get_option("timeout"))
+
+
+def split_ssh_args(text: str) -> list[str]:
+    """Arguments as Ansible's ssh plugin splits them (shell words, so a quoted ProxyCommand stays one)."""
+    return [word.strip() for word in shlex.split(text) if word.strip()]
+
+
+def tunnel_command(options: SshOptions, local_port: int, remote_port: int) -> list[str]:
+    """`ssh -N -L` to `127.0.0.1:remote_port` on the host, built as Ansible's ssh plugin builds its command.
+
+    The options the tunnel depends on come first, since ssh keeps the first value it is given: no
+    password prompt, fail when the port cannot be forwarded, and a process of its own (no ControlMaster
+    to hand the forward to, so closing the tunnel ends it).
+    """
+    cmd = [options.executable, "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes",
+           "-o", "ControlMaster=no", "-o", "ControlPath=none"]
+    cmd += split_ssh_args(options.ssh_args)
+    if not options.host_key_checking:
+        cmd += ["-o", "StrictHostKeyChecking=no"]
+    if options.port is not None:
+        cmd += ["-o", f"Port={options.port}"]
+    if options.private_key_file:
+        cmd += ["-o", f'IdentityFile="{os.path.expanduser(options.private_key_file)}"']
+    if options.user:
+        cmd += ["-o", f'User="{options.user}"']
+    if options.timeout is not None:
+        cmd += ["-o", f"ConnectTimeout={options.timeout}"]
+    cmd += split_ssh_args(options.common_args) + split_ssh_args(options.extra_args)
+    # a keepalive only where the inventory and ansible.cfg set none (theirs came first, so theirs counts)
+    return cmd + ["-o", "ServerAliveInterval=5", "-N", "-L", f"127.0.0.1:{local_port}:127.0.0.1:{remote_port}",
+                  options.host]
+
+
+def ssh_tunnel_command(hv: Mapping[str, Any], host: str, local_port: int, remote_port: int) -> list[str]:
+    """`ssh -N -L` from the controller to `127.0.0.1:remote_port` on `host`, reaching it as Ansible does."""
+    return tunnel_command(ssh_options(hv, host), local_port, remote_port)
 
 
 class SshTunnel:

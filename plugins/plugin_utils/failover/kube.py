@@ -26,7 +26,7 @@ from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes impo
     apiserver_ready,
     configmap_keys,
     kube_ssl_context,
-    kubeconfig_credentials,
+    read_kubeconfig,
 )
 from ansible_collections.stackbench.cluster.plugins.plugin_utils.failover.base import Cluster, Failure, System
 from ansible_collections.stackbench.cluster.plugins.plugin_utils.failover.hosts import SshTunnel, ssh_tunnel_command
@@ -94,7 +94,7 @@ def admin_credentials(kubeconfig: str | None) -> dict[str, Any]:
 
     path = Path(kubeconfig or DEFAULT_KUBECONFIG)
     try:
-        return kubeconfig_credentials(yaml.safe_load(path.read_text()))
+        return read_kubeconfig(str(path), loads=yaml.safe_load)
     except (OSError, yaml.YAMLError, ParseError) as exc:
         raise Failure(f"cannot use the admin kubeconfig {path}: {exc}") from None
 

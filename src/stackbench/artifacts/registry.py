@@ -26,6 +26,7 @@ BUILDERS: dict[str, str] = {
     "images": "kube_images",
     "kubernetes": "kubernetes",
     "coredns": "coredns",
+    "controller": "controller",
 }
 def names() -> list[str]:
     return list(BUILDERS)
@@ -57,9 +58,18 @@ CHECKSUM_SUFFIXES = (".sha256", ".sha512", ".asc", "SHA256SUMS")
 
 
 def listing(root: Path | None = None) -> Iterator[str]:
+    """Every artifact of the mirror tree with its sha256 and size; an upstream artifact (ZooKeeper,
+    etcd, Kubernetes layouts) also with how it stands against the checksum pinned in the collection
+    (roles/checksums): `pinned: matches`, `pinned: DIFFERS (built here)` (the lab's own builds,
+    trusted through its *_checksum_url opt-in) or `not pinned`."""
+    from stackbench.artifacts import pins
+
     root = root or mirror_dir()
+    table = pins.load()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         if path.name.endswith(CHECKSUM_SUFFIXES):
             continue
         size = path.stat().st_size
-        yield f"{sha256_file(path)}  {size / 1e6:9.1f} MB  {path.relative_to(root)}"
+        relpath = path.relative_to(root)
+        pin = pins.status(path, relpath.as_posix(), table)
+        yield f"{sha256_file(path)}  {size / 1e6:9.1f} MB  {relpath}" + (f"  {pin}" if pin else "")

@@ -15,17 +15,17 @@ import os
 import platform
 import socket
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from stackbench import catalog
 from stackbench.compare import logic
 from stackbench.compare.workload import NotRun, StepError
 from stackbench.errors import StackbenchError
+from stackbench.inventory import Inventory, read_inventory
 from stackbench.paths import results_dir
 
 
@@ -108,22 +108,46 @@ class Echo:
 class StackRun:
     """One stack's part of a run: its entry in results.json and its steps."""
 
-    def __init__(self, run: Run, stack: str, inventory: Path, is_lab: bool) -> None:
+    def __init__(self, run: Run, stack: str, inventory: Path, is_lab: bool, read: Inventory | None = None) -> None:
         self.run = run
         self.spec = catalog.get(stack)
         self.stack = self.spec.name
         self.inventory = inventory
         self.is_lab = is_lab
-        document = yaml.safe_load(inventory.read_text()) if inventory.exists() else {}
-        self.groups, self.addresses = logic.inventory_groups(document or {})
-        self.emulated = bool(self.spec.lab_emulated) and is_lab
+        self.groups: dict[str, list[str]] = {}
+        self.addresses: dict[str, str] = {}
+        if read is not None or inventory.exists():  # a lab not made yet has no inventory until stand-up
+            self.use(read or read_inventory(inventory))
+        # The stack's emulator-capable daemons (Mesos, Marathon) count as emulated until their own answers
+        # prove them real (detect_emulated), whatever the inventory is; the others are real.
+        self.components: dict[str, bool] = {name: True for name in self.spec.lab_emulated}
+        self.emulated = any(self.components.values())
         self.entry: dict[str, Any] = {
             "label": self.spec.label, "status": "evaluated", "reason": None, "emulated": self.emulated,
-            "emulated_components": list(self.spec.lab_emulated) if self.emulated else [],
+            "emulated_components": [name for name, emulated in self.components.items() if emulated],
             "versions": {}, "hosts": self.host_rows(), "steps": [],
         }
         run.results["stacks"][stack] = self.entry
         self.evaluator: Any = None
+
+    def use(self, inventory: Inventory) -> None:
+        """Groups (the stack's aliases resolved, e.g. kubespray's kube_node) and addresses as Ansible reads them."""
+        self.groups = self.spec.resolve_groups(inventory.groups)
+        self.addresses = inventory.addresses()
+
+    def detect_emulated(self, fetch: Callable[[str], tuple[dict[str, str], Any] | None] | None = None) -> None:
+        """Ask each daemon what it is (probe_emulated) and mark the stack and the steps so far from that."""
+        self.components = probe_emulated(self.spec, self.groups, self.addresses, fetch=fetch or http_answer)
+        self.emulated = any(self.components.values())
+        self.entry["emulated"] = self.emulated
+        self.entry["emulated_components"] = [name for name, emulated in self.components.items() if emulated]
+        for step in self.entry["steps"]:  # the stand-up ran before the daemons could be asked
+            step["emulated"] = self.emulated
+
+    def system_emulated(self, system: str) -> bool:
+        """Whether the ha_failover system's figures come from an emulator (its daemon's mark)."""
+        daemon = logic.SYSTEM_DAEMONS.get(system)
+        return bool(daemon and self.components.get(daemon, False))
 
     def host_rows(self) -> list[dict[str, Any]]:
         rows = []
@@ -237,10 +261,12 @@ def failover(stack_run: StackRun, faults: list[str]) -> dict[str, Any]:
             components.append({"system": system.name, "fault": ",".join(faults), "status": "failed",
                                "error": f"validate-ha wrote no results (rc={result.rc}: "
                                         f"{(result.failures or [result.status])[0]})",
-                               "emulated": system.lab_emulated and stack_run.is_lab})
+                               "emulated": stack_run.system_emulated(system.name)})
             continue
         for run in json.loads(files[-1].read_text()):
-            components.append(logic.failover_component(run, lab=stack_run.is_lab))
+            component = logic.failover_component(run, lab=stack_run.is_lab)
+            component["emulated"] = stack_run.system_emulated(str(component["system"]))
+            components.append(component)
     if not components:
         raise NotRun("no control-plane group in the inventory")
     failed = [c for c in components if c["status"] == "failed"]
@@ -293,11 +319,11 @@ def control_plane_cost(stack_run: StackRun) -> dict[str, Any]:
 
 def make_evaluator(stack_run: StackRun, lab: Any) -> Any:
     return stack_run.spec.evaluator().connect(stack_run.spec, stack_run.groups, stack_run.addresses, lab=lab,
-                                              log=stack_run.run.say)
+                                              log=stack_run.run.say, inventory=stack_run.inventory)
 
 
 def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int, faults: list[str],
-                   skip: set[str]) -> None:
+                   skip: set[str], read: Inventory | None = None) -> None:
     is_lab = inventory is None
     lab = None
     lab_existed = True
@@ -309,11 +335,12 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
         inventory_path = lab.inventory_path
     else:
         inventory_path = inventory
-    stack_run = StackRun(run, stack, inventory_path, is_lab)
+    stack_run = StackRun(run, stack, inventory_path, is_lab, read)
     if not is_lab:
         missing = logic.missing_groups(stack, stack_run.groups)
         if missing:
-            stack_run.entry.update(status="not_evaluated", reason=f"inventory lacks groups: {', '.join(missing)}")
+            labels = ", ".join(stack_run.spec.group_label(g) for g in missing)
+            stack_run.entry.update(status="not_evaluated", reason=f"inventory lacks groups: {labels}")
             run.say(f"{stack}: not evaluated: {stack_run.entry['reason']}")
             run.save()
             return
@@ -328,8 +355,7 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
             started = time.monotonic()
             lab_inventory(stack, None)
             lab_seconds = round(time.monotonic() - started, 1)
-            document = yaml.safe_load(inventory_path.read_text())
-            stack_run.groups, stack_run.addresses = logic.inventory_groups(document or {})
+            stack_run.use(read_inventory(inventory_path))
             stack_run.entry["hosts"] = stack_run.host_rows()
             figures = standup(stack_run, lab_existed)
             # creating the lab's machines (and building artifacts) is not part of the stack's stand-up
@@ -346,6 +372,7 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
             run.save()
             return
 
+    stack_run.detect_emulated()  # from the daemons themselves, on a lab or on any inventory
     try:
         with stack_run.lock():
             stack_run.evaluator = make_evaluator(stack_run, lab)
@@ -403,6 +430,38 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
                        locked=False)
 
 
+def http_answer(url: str, timeout: float = 5.0) -> tuple[dict[str, str], Any] | None:
+    """(headers, JSON body or None) of GET `url`; None when it gives no successful answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the stack's own daemons
+            headers, raw = dict(response.headers.items()), response.read()
+    except (OSError, ValueError):  # refused, timed out, an HTTP error status, a bad URL
+        return None
+    try:
+        return headers, json.loads(raw)
+    except ValueError:
+        return headers, None
+
+
+def probe_emulated(spec: Any, groups: dict[str, list[str]], addresses: dict[str, str],
+                   ports: dict[str, int] | None = None,
+                   fetch: Callable[[str], tuple[dict[str, str], Any] | None] = http_answer) -> dict[str, bool]:
+    """{daemon: emulated} for the stack's emulator-capable daemons, from what each of its hosts answers on
+    the daemon's version/info endpoint (logic.DAEMON_PROBES); a daemon that cannot prove it is real counts
+    as emulated."""
+    out: dict[str, bool] = {}
+    for daemon in spec.lab_emulated:
+        probe = logic.DAEMON_PROBES.get(daemon)
+        if probe is None:
+            out[daemon] = True
+            continue
+        group, port_name, path = probe
+        port = (ports or {}).get(port_name) or spec.port(port_name)
+        hosts = groups.get(group) or []
+        out[daemon] = logic.daemon_emulated(fetch(f"http://{addresses.get(h, h)}:{port}{path}") for h in hosts)
+    return out
+
+
 def all_hosts_now(stack_run: StackRun) -> str:
     return ", ".join(h["name"] for h in stack_run.host_rows())
 
@@ -425,15 +484,14 @@ def compare(inventory: str | None, stacks: list[str], instances: int, out_dir: s
         raise StackbenchError(f"--instances {instances} is too small", "use 2 or more (scaling goes 1 -> N -> 1)",
                               exit_code=2)
     inventory_path = Path(inventory) if inventory else None
-    if inventory_path is not None and not inventory_path.exists():
-        raise StackbenchError(f"inventory {inventory} does not exist", "give a path to an inventory file",
-                              exit_code=2)
+    # read once, before the run directory is made: a bad inventory is a usage error (exit 2), not a run
+    read = read_inventory(inventory) if inventory else None
     run = Run(out, inventory or "lab", Path(out_dir) if out_dir else None)
     run.say(f"compare: run {run.run_id} on {inventory or 'the lab'}; stacks {', '.join(stacks)}; "
             f"{instances} instances; results in {run.dir}")
     try:
         for stack in stacks:
-            evaluate_stack(run, stack, inventory_path, instances, faults, skip)
+            evaluate_stack(run, stack, inventory_path, instances, faults, skip, read)
     finally:
         path = run.finish()
         run.say(f"compare: results in {path}")

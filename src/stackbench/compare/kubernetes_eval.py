@@ -21,8 +21,9 @@ import yaml
 from ansible_collections.stackbench.cluster.plugins.module_utils.common import ParseError
 from ansible_collections.stackbench.cluster.plugins.module_utils.kubernetes import (
     kube_ssl_context,
-    kubeconfig_credentials,
+    read_kubeconfig,
 )
+from ansible_collections.stackbench.cluster.plugins.plugin_utils.controller_state import inventory_state_dir
 
 from stackbench.compare.logic import deployment_settled, pod_nodes, pod_ready, pod_restarts, requests_by_node
 from stackbench.compare.workload import Evaluator, StepError, get, wait_for
@@ -33,7 +34,15 @@ NAME = "web"
 IMAGE = "stackbench.local/workload:1.0"
 # Where roles/kubernetes_control_plane writes the admin kubeconfig on the controller
 # (the kubernetes_admin_kubeconfig default).
-ADMIN_KUBECONFIG = REPO_ROOT / ".stackbench" / "stackbench-kubernetes-admin.kubeconfig"
+ADMIN_KUBECONFIG_NAME = "stackbench-kubernetes-admin.kubeconfig"
+
+
+def admin_kubeconfig(inventory: Path | None) -> Path:
+    """Where roles/kubernetes writes the admin kubeconfig: next to a real inventory; the checkout's
+    .stackbench/ for the lab (inventories/lab/group_vars/all/controller-state.yml)."""
+    if inventory is None:
+        return REPO_ROOT / ".stackbench" / ADMIN_KUBECONFIG_NAME
+    return Path(inventory_state_dir([str(inventory)])) / ADMIN_KUBECONFIG_NAME
 
 # Serve a writable copy of the page tree: /cgi-bin/host answers `<pod> <version>`, /cgi-bin/sick removes the
 # file both probes read (the pod turns unready, then the kubelet restarts the container).
@@ -99,7 +108,7 @@ class KubeAPI:
 
     def __init__(self, kubeconfig: Path, extra_servers: list[str] | None = None) -> None:
         try:
-            credentials = kubeconfig_credentials(yaml.safe_load(kubeconfig.read_text()))
+            credentials = read_kubeconfig(str(kubeconfig), loads=yaml.safe_load)
         except (OSError, yaml.YAMLError, ParseError) as exc:
             raise StepError(f"cannot use the admin kubeconfig {kubeconfig}: {exc}") from None
         self._dir = tempfile.TemporaryDirectory(prefix="stackbench-kube-")
@@ -155,11 +164,12 @@ class KubernetesEval(Evaluator):
 
     @classmethod
     def connect(cls, stack: Any, groups: Mapping[str, list[str]], addresses: Mapping[str, str], lab: Any = None,
-                log: Callable[[str], None] = print) -> KubernetesEval:
-        if not ADMIN_KUBECONFIG.exists():
-            raise StepError(f"no admin kubeconfig at {ADMIN_KUBECONFIG} (the kubernetes role writes it)")
+                log: Callable[[str], None] = print, inventory: Path | None = None) -> KubernetesEval:
+        kubeconfig = admin_kubeconfig(inventory if lab is None else None)
+        if not kubeconfig.exists():
+            raise StepError(f"no admin kubeconfig at {kubeconfig} (the kubernetes role writes it)")
         port = stack.port("kube_apiserver")
-        api = KubeAPI(ADMIN_KUBECONFIG, [f"https://{addresses[h]}:{port}" for h in groups["kube_control_plane"]])
+        api = KubeAPI(kubeconfig, [f"https://{addresses[h]}:{port}" for h in groups["kube_control_plane"]])
         evaluator = cls(api, {h: addresses[h] for h in groups["kube_nodes"]}, lab=lab, log=log)
         evaluator.stack = stack.name
         evaluator.control_plane = list(groups["kube_control_plane"])

@@ -12,12 +12,16 @@ from stackbench import catalog
 
 
 def missing_groups(stack: str, groups: Mapping[str, Iterable[str]]) -> list[str]:
-    """The groups `stack` needs that the inventory lacks or leaves empty."""
+    """The groups `stack` needs that the inventory lacks or leaves empty (its aliases, e.g. kube_node, count)."""
     return catalog.get(stack).missing_groups(groups)
 
 
 def inventory_groups(document: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """A YAML inventory (as loaded) -> ({group: [hosts]}, {host: address}); nested children are flattened."""
+    """`ansible-inventory --list --yaml` output (as loaded) -> ({group: [hosts]}, {host: address}), children flattened.
+
+    Only for that output (bench/rolling.py); an inventory itself is read by stackbench.inventory.read_inventory,
+    which is ansible-core's reader (INI, directories, group_vars, plugins).
+    """
     groups: dict[str, list[str]] = {}
     addresses: dict[str, str] = {}
 
@@ -220,6 +224,41 @@ def lab_emulated(system: str) -> bool:
     """Whether the lab runs ha_failover system `system` as an emulator."""
     known = catalog.ha_system(system)
     return bool(known and known.lab_emulated)
+
+
+# How the emulators (tests/emulators) say what they are, where clients do not parse it: a header on
+# every answer, and the build user / git branch of /version, Marathon's buildref.
+EMULATOR_HEADER = "x-stackbench-emulator"
+EMULATOR_MARK = "stackbench-emulator"
+
+# What proves a Mesos-stack daemon real or emulated: (inventory group, catalog port name, path), asked
+# of every host of the group. The endpoints answer on any member (no redirect to the leader).
+DAEMON_PROBES: Mapping[str, tuple[str, str, str]] = {
+    "mesos-master": ("mesos_masters", "mesos_master", "/version"),
+    "mesos-agent": ("mesos_agents", "mesos_agent", "/version"),
+    "marathon": ("marathon", "marathon_http", "/v2/info"),
+}
+# ha_failover systems (their group) -> the daemon whose mark they carry
+SYSTEM_DAEMONS: Mapping[str, str] = {"mesos_masters": "mesos-master", "marathon": "marathon"}
+
+
+def answer_says_emulated(headers: Mapping[str, str], body: Any) -> bool:
+    """Whether one HTTP answer of a daemon says it comes from an emulator (header, or the mark in the
+    build fields; older emulators wrote `"emulator": true` and a `-emulator` version)."""
+    if str({k.lower(): v for k, v in headers.items()}.get(EMULATOR_HEADER, "")).lower() == "true":
+        return True
+    if not isinstance(body, Mapping):
+        return False
+    if EMULATOR_MARK in (body.get("build_user"), body.get("git_branch"), body.get("buildref")):
+        return True
+    return body.get("emulator") is True or str(body.get("version") or "").endswith("-emulator")
+
+
+def daemon_emulated(answers: Iterable[tuple[Mapping[str, str], Any] | None]) -> bool:
+    """A daemon counts as real only when every host answered and none said "emulator": one that says so,
+    or one that did not answer (None), cannot prove it is real."""
+    answers = list(answers)
+    return not answers or any(a is None or answer_says_emulated(*a) for a in answers)
 
 
 def match_daemon(cmdline: str) -> str | None:

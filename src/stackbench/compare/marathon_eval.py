@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from stackbench.compare.logic import marathon_endpoints, marathon_settled, task_hosts
@@ -79,7 +80,7 @@ class MarathonEval(Evaluator):
 
     @classmethod
     def connect(cls, stack: Any, groups: Mapping[str, list[str]], addresses: Mapping[str, str], lab: Any = None,
-                log: Callable[[str], None] = print) -> MarathonEval:
+                log: Callable[[str], None] = print, inventory: Path | None = None) -> MarathonEval:
         marathon, master = stack.port("marathon_http"), stack.port("mesos_master")
         evaluator = cls([f"http://{addresses[h]}:{marathon}" for h in groups["marathon"]],
                         [f"http://{addresses[h]}:{master}" for h in groups["mesos_masters"]], lab=lab, log=log)
@@ -154,7 +155,7 @@ class MarathonEval(Evaluator):
     # ---- steps ------------------------------------------------------------------------------
     def cleanup(self) -> None:
         if self.api("GET", f"/v2/apps{APP_ID}") is not None:
-            self.api("DELETE", f"/v2/apps{APP_ID}")
+            self.api("DELETE", f"/v2/apps{APP_ID}?force=true")  # a half-done deployment of a failed step: 409 without
             wait_for(lambda: not self.api("GET", "/v2/tasks")["tasks"] or all(
                 t["appId"] != APP_ID for t in self.api("GET", "/v2/tasks")["tasks"]), 60, "the old app's tasks to go")
 

@@ -575,7 +575,8 @@ def _step_title(step: Json) -> str:
     return f"{step.get('title') or step.get('id')} — {status}" + (f" {EMULATED}" if step.get("emulated") else "")
 
 
-LEGEND = (f"{EMULATED} marks figures measured against the lab's Mesos/Marathon emulators, not real daemons; "
+LEGEND = (f"{EMULATED} marks figures measured against Mesos/Marathon emulators, not real daemons: the daemons "
+          "say so (their X-Stackbench-Emulator header, /version or /v2/info), or could not prove they are real; "
           f"they are never ranked against real figures. {WINNER} marks the better figure only when both are real "
           "and measured alike.")
 

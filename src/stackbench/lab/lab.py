@@ -331,8 +331,13 @@ class Lab:
         image = image or images.build_mirror_image(self.client, self.log)
         try:
             mirror = self.client.containers.get(MIRROR_NAME)
-            if mirror.image.tags and image not in mirror.image.tags:
-                self.log("mirror image changed: recreating the mirror")
+            existing = {net.id for net in self.client.networks.list()}
+            stale = [name for name, net in mirror.attrs["NetworkSettings"]["Networks"].items()
+                     if net.get("NetworkID") and net["NetworkID"] not in existing]
+            if mirror.image.tags and image not in mirror.image.tags or stale:
+                # A stopped mirror still attached to a removed network (a lab that died with the
+                # machine) cannot start again; a new one costs a second.
+                self.log("mirror image changed or its networks are gone: recreating the mirror")
                 mirror.remove(force=True)
                 raise docker.errors.NotFound("recreate")
         except docker.errors.NotFound:

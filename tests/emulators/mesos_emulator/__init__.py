@@ -3,8 +3,10 @@
 Real Mesos and Marathon cannot be obtained any more (both projects are retired and their
 download hosts are gone), so the lab runs these instead. They keep the surfaces the roles
 and the HA checks rely on (flags and environment loading, ZooKeeper election layouts,
-HTTP endpoints and field names, exit-on-leadership-loss) and say on `/version` and
-`/v2/info` that they are emulators (`"emulator": true`, version suffix `-emulator`).
+HTTP endpoints and field names, exit-on-leadership-loss) and say that they are emulators
+where clients do not parse it: the `X-Stackbench-Emulator: true` header on every answer,
+`build_user`/`git_branch` of `/version` and `buildref` of Marathon's `/v2/info`
+(`stackbench-emulator`); versions are the real ones (1.11.0, 1.10.26).
 
 Standard library only, plus kazoo (pure Python) vendored into the archive by the
 stackbench artifact builder. Never installed by the production paths of the roles.
@@ -12,4 +14,4 @@ stackbench artifact builder. Never installed by the production paths of the role
 
 MESOS_VERSION = "1.11.0"
 MARATHON_VERSION = "1.10.26"
-EMULATOR_SUFFIX = "-emulator"
+EMULATOR_MARK = "stackbench-emulator"

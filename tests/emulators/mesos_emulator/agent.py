@@ -15,9 +15,9 @@ import sys
 import threading
 import time
 
-from . import MESOS_VERSION, resources, web, zk
+from . import MESOS_VERSION, resources, v1, web, zk
 from .common import die, now, resolve_ip, usage_error, version_info
-from .flags import Flag, FlagError, load_mesos_flags
+from .flags import Flag, FlagError, load_mesos_flags, mesos_flag_values
 
 log = logging.getLogger("emulator")
 
@@ -487,8 +487,6 @@ class Agent:
                 fw[key].append(entry)
             return {
                 **version_info(MESOS_VERSION),
-                "git_sha": "",
-                "git_branch": "",
                 "start_time": self.start_time,
                 "id": self.id or "",
                 "pid": self.pid,
@@ -515,7 +513,7 @@ class Agent:
                 "master_hostname": self.master_hostname or "",
                 "log_dir": self.flags["log_dir"] or "",
                 "external_log_file": self.flags["external_log_file"] or "",
-                "flags": {k: str(v) for k, v in self.flags.items() if v is not None},
+                "flags": mesos_flag_values(FLAGS, self.flags),
                 "frameworks": list(frameworks.values()),
                 "completed_frameworks": [],
             }
@@ -541,6 +539,69 @@ class Agent:
                 out[f"slave/{name}_percent"] = use / total if total else 0.0
             return out
 
+    # ---- resource usage (/monitor/statistics, /containers) ----------------------------
+    def _pid(self, task: dict) -> int | None:
+        proc = task.get("proc")
+        return proc.pid if proc is not None else task.get("pid")
+
+    def _statistics(self, task: dict) -> dict:
+        """ResourceStatistics of the task's process, read from /proc (no isolator measures it here)."""
+        stats: dict[str, float] = {
+            "timestamp": round(now(), 3),
+            "cpus_limit": float(task["resources"].get("cpus", 0.0)),
+            "mem_limit_bytes": int(float(task["resources"].get("mem", 0.0)) * 1024 * 1024),
+        }
+        pid = self._pid(task)
+        with contextlib.suppress(OSError, ValueError, IndexError, TypeError):
+            fields = open(f"/proc/{pid}/stat", encoding="ascii").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+            ticks = os.sysconf("SC_CLK_TCK")
+            stats["cpus_user_time_secs"] = int(fields[11]) / ticks
+            stats["cpus_system_time_secs"] = int(fields[12]) / ticks
+            stats["mem_rss_bytes"] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        return stats
+
+    def _usage(self, task: dict) -> dict:
+        return {"executor_id": task["id"], "executor_name": f"Command Executor (Task: {task['id']})",
+                "framework_id": task["framework_id"], "source": task["id"], "statistics": self._statistics(task)}
+
+    def _container(self, task: dict) -> dict:
+        container_id = os.path.basename(os.path.dirname(task["sandbox"])) if task.get("sandbox") else task["id"]
+        return {**self._usage(task), "container_id": container_id,
+                "status": {"container_id": {"value": container_id}, "executor_pid": self._pid(task)}}
+
+    # ---- v1 operator API (POST /api/v1) -----------------------------------------------
+    def _operator(self, req: web.Request) -> web.Response:
+        if req.method != "POST":
+            return web.Response.text("Expecting a 'POST' request", 405)
+        call, error = v1.parse_call(req.body, req.headers.get("content-type", "application/json"))
+        if error:
+            return web.Response.text(*error[::-1])
+        kind = call["type"]  # type: ignore[index]
+        if kind == "GET_HEALTH":
+            return web.Response.json({"type": kind, "get_health": {"healthy": True}})
+        if kind == "GET_VERSION":
+            return web.Response.json({"type": kind, "get_version": {"version_info": v1.version_info(MESOS_VERSION)}})
+        if kind == "GET_FLAGS":
+            flags = v1.flags(mesos_flag_values(FLAGS, self.flags))
+            return web.Response.json({"type": kind, "get_flags": {"flags": flags}})
+        if kind == "GET_STATE":
+            with self.lock:
+                tasks = [
+                    {"name": t["name"], "task_id": {"value": t["id"]}, "framework_id": {"value": t["framework_id"]},
+                     "agent_id": {"value": self.id or ""}, "state": t["state"],
+                     "resources": v1.resources(t["resources"])}
+                    for t in self.tasks.values()
+                ]
+                frameworks = sorted({t["framework_id"] for t in self.tasks.values()})
+            state = {
+                "get_tasks": {"launched_tasks": [t for t in tasks if t["state"] not in TERMINAL],
+                              "completed_tasks": [t for t in tasks if t["state"] in TERMINAL]},
+                "get_executors": {"executors": []},
+                "get_frameworks": {"frameworks": [{"framework_info": {"id": {"value": f}}} for f in frameworks]},
+            }
+            return web.Response.json({"type": kind, "get_state": state})
+        return web.Response.text(f"Failed to validate agent::Call: unsupported call type {kind!r}", 400)
+
     def handle(self, req: web.Request) -> web.Response:
         path = req.path.rstrip("/") or "/"
         path = path.removeprefix("/slave(1)")
@@ -553,7 +614,16 @@ class Agent:
         if path == "/metrics/snapshot":
             return web.Response.json(self.metrics())
         if path == "/flags":
-            return web.Response.json({"flags": {k: str(v) for k, v in self.flags.items() if v is not None}})
+            return web.Response.json({"flags": mesos_flag_values(FLAGS, self.flags)})
+        if path == "/monitor/statistics":
+            with self.lock:
+                return web.Response.json([self._usage(t) for t in self.tasks.values() if t["state"] == "TASK_RUNNING"])
+        if path == "/containers":
+            with self.lock:
+                return web.Response.json([self._container(t) for t in self.tasks.values()
+                                          if t["state"] == "TASK_RUNNING"])
+        if path == "/api/v1":
+            return self._operator(req)
         if req.method == "POST" and path == "/emulator/launch":
             return self.launch(req.json())
         if req.method == "POST" and path == "/emulator/kill":

@@ -10,23 +10,27 @@ import sys
 import time
 import uuid
 
-from . import EMULATOR_SUFFIX
+from . import EMULATOR_MARK
 
 log = logging.getLogger("emulator")
 
-BUILD_USER = "stackbench-emulator"
+# The emulator mark lives where clients do not parse it: the build user and the git branch
+# (and the X-Stackbench-Emulator header); the version itself stays the real one, since
+# clients (pymesos) parse it as integers.
+BUILD_USER = EMULATOR_MARK
 BUILD_DATE = "2020-11-16 00:00:00"
+BUILD_TIME = 1605484800.0
 
 
 def version_info(version: str) -> dict[str, object]:
-    """The `/version` document; `emulator` and the version suffix tell a report what ran."""
+    """The `/version` document of `src/version/version.cpp`."""
     return {
-        "version": version + EMULATOR_SUFFIX,
+        "version": version,
         "build_date": BUILD_DATE,
-        "build_time": 1605484800.0,
+        "build_time": BUILD_TIME,
         "build_user": BUILD_USER,
+        "git_branch": BUILD_USER,
         "git_tag": version,
-        "emulator": True,
     }
 
 

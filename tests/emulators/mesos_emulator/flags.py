@@ -175,3 +175,34 @@ def load_marathon_flags(specs: Sequence[Flag], argv: Sequence[str], env: Mapping
             base = name.removeprefix("disable_") if name not in known else name
             values[base] = env_values[base]
     return values
+
+
+DURATION_UNITS = (("weeks", 604800.0), ("days", 86400.0), ("hrs", 3600.0), ("mins", 60.0), ("secs", 1.0),
+                  ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
+
+
+def format_duration(seconds: float) -> str:
+    """Stout's `Duration` output: the largest unit the value reaches (`10secs`, `10mins`, `500ms`)."""
+    if seconds == 0:
+        return "0ns"
+    for suffix, scale in DURATION_UNITS:
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:g}{suffix}"
+    return f"{seconds / 1e-9:g}ns"
+
+
+def mesos_flag_values(specs: Sequence[Flag], values: Mapping[str, object]) -> dict[str, str]:
+    """`/flags` as Mesos writes it: every set flag as its stringified stout value ("true", "10secs")."""
+    kinds = {f.name: f.kind for f in specs}
+    out = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        kind = kinds.get(name, "str")
+        if kind == "bool":
+            out[name] = "true" if value else "false"
+        elif kind == "duration":
+            out[name] = format_duration(float(value))  # type: ignore[arg-type]
+        else:
+            out[name] = str(value)
+    return out

@@ -12,14 +12,16 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import signal
 import socket
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
-from . import MARATHON_VERSION, resources, web, zk
+from . import EMULATOR_MARK, MARATHON_VERSION, resources, web, zk
 from .common import die, iso, now, version_info
 from .flags import Flag, FlagError, load_marathon_flags
 
@@ -100,16 +102,68 @@ APP_DEFAULTS: dict[str, object] = {
     "disk": 0.0,
     "gpus": 0,
     "instances": 1,
+    "executor": "",
     "env": {},
     "constraints": [],
-    "portDefinitions": [],
     "healthChecks": [],
     "labels": {},
     "backoffSeconds": 1,
     "backoffFactor": 1.15,
     "maxLaunchDelaySeconds": 300,
+    "requirePorts": False,
+    "killSelection": "YOUNGEST_FIRST",
     "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
+    "unreachableStrategy": {"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0},
 }
+
+# An app without portDefinitions gets one port, like Marathon's normalization (so $PORT0 exists).
+DEFAULT_PORT_DEFINITION: dict[str, object] = {"port": 0, "protocol": "tcp", "name": "default", "labels": {}}
+
+# The JSON types of the app fields the emulator reads (Play JSON's error keys, RAML app.raml).
+FIELD_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "id": (str, "error.expected.jsstring"),
+    "cmd": (str, "error.expected.jsstring"),
+    "args": (list, "error.expected.jsarray"),
+    "cpus": ((int, float), "error.expected.jsnumber"),
+    "mem": ((int, float), "error.expected.jsnumber"),
+    "disk": ((int, float), "error.expected.jsnumber"),
+    "gpus": ((int, float), "error.expected.jsnumber"),
+    "instances": (int, "error.expected.jsnumber"),
+    "env": (dict, "error.expected.jsobject"),
+    "labels": (dict, "error.expected.jsobject"),
+    "constraints": (list, "error.expected.jsarray"),
+    "portDefinitions": (list, "error.expected.jsarray"),
+    "healthChecks": (list, "error.expected.jsarray"),
+    "upgradeStrategy": (dict, "error.expected.jsobject"),
+}
+
+
+class InvalidApp(ValueError):
+    """A definition Marathon answers with 422 "Object is not valid"; `details` in its shape."""
+
+    def __init__(self, details: list[dict]) -> None:
+        super().__init__("Object is not valid")
+        self.details = details
+
+
+def type_errors(body: object) -> list[dict]:
+    """The 422 `details` of a body whose fields have the wrong JSON types."""
+    if not isinstance(body, dict):
+        return [{"path": "/", "errors": ["error.expected.jsobject"]}]
+    details = []
+    for name, (kind, error) in FIELD_TYPES.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, kind):
+            details.append({"path": f"/{name}", "errors": [error]})
+    definitions = body.get("portDefinitions")
+    for i, definition in enumerate(definitions if isinstance(definitions, list) else []):
+        port = definition.get("port", 0) if isinstance(definition, dict) else None
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            details.append({"path": f"/portDefinitions({i})/port", "errors": ["error.expected.jsnumber"]})
+    return details
+
 
 # Marathon's defaults for one entry of `healthChecks` (HTTP and MESOS_HTTP are checked; others are kept
 # but not run by the emulator).
@@ -124,24 +178,130 @@ HEALTH_CHECK_DEFAULTS: dict[str, object] = {
     "ignoreHttp1xx": False,
 }
 
+# Protocols the emulator's leader checks (COMMAND runs on the agent in Mesos and is not emulated).
+CHECKED_PROTOCOLS = ("HTTP", "MESOS_HTTP", "HTTPS", "MESOS_HTTPS", "TCP", "MESOS_TCP")
+
+
+def probe(protocol: str, host: str, port: int, path: str, timeout: float) -> tuple[bool, str | None]:
+    """One health check: (healthy, failure cause). HTTP(S): a 2xx/3xx answer; TCP: the port accepts."""
+    if protocol.endswith("TCP"):
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True, None
+        except OSError as exc:
+            return False, str(exc)
+    scheme = "https" if protocol.endswith("HTTPS") else "http"
+    try:
+        if scheme == "https":
+            import ssl
+            import urllib.error
+            import urllib.request
+
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # Marathon does not verify
+            try:
+                with urllib.request.urlopen(f"{scheme}://{host}:{port}{path}", timeout=timeout,  # noqa: S310
+                                            context=context) as response:
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+        else:
+            status, _, _ = web.call("GET", f"http://{host}:{port}{path}", timeout=timeout)
+    except OSError as exc:
+        return False, str(exc)
+    return (True, None) if 200 <= status < 400 else (False, f"HTTP {status}")
+
+
 # Fields whose change is only a scaling, not a new configuration (no task restarts).
 SCALING_FIELDS = ("instances", "version", "versionInfo")
 
 
 def normalize_app(body: dict, app_id: str | None = None) -> dict:
-    """An app definition with Marathon's defaults and a canonical absolute id."""
+    """An app definition with Marathon's defaults and a canonical absolute id (InvalidApp if not valid)."""
+    details = type_errors(body)
+    if details:
+        raise InvalidApp(details)
     raw_id = str(app_id or body.get("id") or "")
     if not raw_id.strip("/"):
-        raise ValueError("id: must not be empty")
+        raise InvalidApp([{"path": "/id", "errors": ["error.path.missing"]}])
     app = {**APP_DEFAULTS, **{k: v for k, v in body.items() if v is not None}}
     app["id"] = "/" + raw_id.strip("/")
     if float(app["cpus"]) < 0.001:
-        raise ValueError("cpus: must be at least 0.001")
+        raise InvalidApp([{"path": "/cpus", "errors": ["error.min"]}])
     if int(app["instances"]) < 0:
-        raise ValueError("instances: must be >= 0")
+        raise InvalidApp([{"path": "/instances", "errors": ["error.min"]}])
+    if "portDefinitions" not in body and not body.get("ports"):
+        app["portDefinitions"] = [dict(DEFAULT_PORT_DEFINITION)]
+    app["portDefinitions"] = [
+        {"port": 0, "protocol": "tcp", "labels": {}, **d} for d in app.get("portDefinitions") or []
+    ]
+    app.pop("ports", None)
     app["healthChecks"] = [{**HEALTH_CHECK_DEFAULTS, **check} for check in app.get("healthChecks") or []]
     app["upgradeStrategy"] = {**APP_DEFAULTS["upgradeStrategy"], **(app.get("upgradeStrategy") or {})}  # type: ignore[dict-item]
     return app
+
+
+def assign_service_ports(app: dict, previous: dict | None, taken: set[int], low: int, high: int) -> dict:
+    """Service ports for `portDefinitions` asking for port 0: kept from the previous version where the
+    index still asks for 0, else the lowest free port from --local_port_min (10000) up, like Marathon."""
+    before = [d.get("port") for d in (previous or {}).get("portDefinitions") or []]
+    used = set(taken)
+    out = []
+    for i, definition in enumerate(app.get("portDefinitions") or []):
+        definition = dict(definition)
+        if not definition.get("port"):
+            kept = before[i] if i < len(before) and before[i] and before[i] not in used else None
+            port = kept or next((p for p in range(low, high + 1) if p not in used), 0)
+            definition["port"] = port
+        used.add(int(definition["port"]))
+        out.append(definition)
+    return {**app, "portDefinitions": out}
+
+
+def sse_event(event: dict) -> bytes:
+    """One server-sent event as Marathon writes it on /v2/events."""
+    return f"event: {event['eventType']}\r\ndata: {json.dumps(event)}\r\n\r\n".encode()
+
+
+def deployment_doc(deployment_id: str, version: str, app_id: str, actions: list[str]) -> dict:
+    """A /v2/deployments entry: one step per action, as Marathon's DeploymentPlan JSON."""
+    steps = [{"actions": [{"action": action, "app": app_id}]} for action in actions]
+    return {
+        "id": deployment_id,
+        "version": version,
+        "affectedApps": [app_id],
+        "affectedPods": [],
+        "steps": steps,
+        "currentActions": [{"action": actions[0], "app": app_id, "readinessCheckResults": []}],
+        "currentStep": 1,
+        "totalSteps": len(steps),
+    }
+
+
+def group_ids(app_ids: list[str]) -> set[str]:
+    """Every group an app id implies ("/a/b/c" -> "/", "/a", "/a/b")."""
+    out = {"/"}
+    for app_id in app_ids:
+        parts = app_id.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            out.add("/" + "/".join(parts[:i]))
+    return out
+
+
+def group_view(group_id: str, apps: list[dict], version: str) -> dict:
+    """A /v2/groups document: the apps directly in `group_id`, and its sub-groups recursively."""
+    prefix = group_id.rstrip("/") + "/"
+    direct = [a for a in apps if a["id"].rsplit("/", 1)[0] + "/" == prefix]
+    children = sorted(g for g in group_ids([a["id"] for a in apps]) if g != group_id and g.startswith(prefix)
+                      and "/" not in g[len(prefix):])
+    return {
+        "id": group_id,
+        "apps": direct,
+        "groups": [group_view(g, apps, version) for g in children],
+        "pods": [],
+        "dependencies": [],
+        "version": version,
+    }
 
 
 def config_changed(old: dict, new: dict) -> bool:
@@ -167,6 +327,11 @@ def pick_port(ports_range: str | None, used: set[int]) -> int | None:
             if port not in used:
                 return port
     return None
+
+
+def ports_range(ports: list[int]) -> str:
+    """Mesos' text form of a set of ports: `[31000-31000, 31002-31002]`."""
+    return "[" + ", ".join(f"{p}-{p}" for p in sorted(ports)) + "]"
 
 
 def upgrade_plan(wanted: int, config_version: str, tasks: list[dict], strategy: dict) -> tuple[int, list[str]]:
@@ -240,7 +405,7 @@ def choose_agent(agents: list[dict], request: dict[str, float], placed: dict[str
     candidates = []
     for agent in agents:
         free = resources.subtract(agent["resources"], agent["used_resources"])
-        if agent.get("active", True) and resources.fits(request, free):
+        if agent.get("active", True) and not agent.get("deactivated") and resources.fits(request, free):
             candidates.append(agent)
     if not candidates:
         return None
@@ -269,6 +434,9 @@ class Marathon:
         self.task_meta: dict[str, dict] = {}
         self.wake = threading.Event()
         self.abdicating = False
+        self.deploys: dict[str, dict] = {}
+        self.events = EventBus()
+        self.task_states: dict[str, str] = {}
         self.zk = None
         master = str(flags["master"])
         self.master_zk = zk.parse_zk_url(master) if master.startswith("zk://") else None
@@ -433,9 +601,11 @@ class Marathon:
         while True:
             try:
                 self._reconcile()
+                self._finish_deployments()
             except Exception as exc:  # noqa: BLE001
                 log.warning("Reconciliation failed: %s", exc)
-            self.wake.wait(2)
+            # a second between looks: status updates reach /v2/events (and load balancers) soon
+            self.wake.wait(1)
             self.wake.clear()
 
     # ---- health checks (Marathon HTTP checks, run by the leader) ------------------------
@@ -449,7 +619,7 @@ class Marathon:
             for task in running:
                 app = apps.get(app_of_task(task["id"]))
                 meta = self.task_meta.get(task["id"])
-                checks = [c for c in (app or {}).get("healthChecks", []) if c.get("protocol") in ("HTTP", "MESOS_HTTP")]
+                checks = [c for c in (app or {}).get("healthChecks", []) if c.get("protocol") in CHECKED_PROTOCOLS]
                 if not checks or not meta or not meta.get("ports"):
                     continue
                 check = checks[0]
@@ -461,19 +631,17 @@ class Marathon:
     def _check(self, task_id: str, meta: dict, check: dict) -> None:
         ports = meta["ports"]
         port = ports[int(check.get("portIndex", 0))] if int(check.get("portIndex", 0)) < len(ports) else ports[0]
-        url = f"http://{meta['ip']}:{port}{check.get('path') or '/'}"
-        cause = None
-        try:
-            status, _, _ = web.call("GET", url, timeout=float(check["timeoutSeconds"]))
-            ok = 200 <= status < 400
-            cause = None if ok else f"HTTP {status}"
-        except OSError as exc:
-            ok, cause = False, str(exc)
+        ok, cause = probe(str(check.get("protocol")), meta["ip"], int(port), str(check.get("path") or "/"),
+                          float(check["timeoutSeconds"]))
         with self.lock:
             if task_id not in self.task_meta:
                 return
+            before = (meta.get("health") or {}).get("alive")
             record = health_update(meta.get("health") or {"instanceId": task_id}, ok, iso(now()), cause)
             self.task_meta[task_id]["health"] = record
+            if before is not bool(ok):
+                self.events.publish("health_status_changed_event", appId=app_of_task(task_id), taskId=task_id,
+                                    instanceId=task_id, version=meta.get("appVersion", ""), alive=bool(ok))
             kill = should_kill_unhealthy(record, check, float(meta.get("started", now())), now())
         if kill:
             log.info("Killing unhealthy task %s (%s)", task_id, cause)
@@ -527,6 +695,7 @@ class Marathon:
         tasks = [t for t in json.loads(payload)["tasks"] if t["framework_id"] == fw_id]
         live = [t for t in tasks if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING")]
         with self.lock:
+            self._status_events(tasks)
             self.tasks = live
             apps = dict(self.apps)
             self._forget_tasks(
@@ -561,6 +730,22 @@ class Marathon:
             if app_of_task(task["id"]) not in apps:
                 web.call("POST", f"{master}/master/emulator/kill", {"framework_id": fw_id, "task_id": task["id"]})
 
+    def _status_events(self, tasks: list[dict]) -> None:
+        """status_update_event for every task whose Mesos state changed since the last look."""
+        for task in tasks:
+            if self.task_states.get(task["id"]) == task["state"]:
+                continue
+            self.task_states[task["id"]] = task["state"]
+            view = self._task_view(self.apps.get(app_of_task(task["id"])), task)
+            self.events.publish(
+                "status_update_event", slaveId=task["slave_id"], taskId=task["id"], taskStatus=task["state"],
+                message="", appId=view["appId"], host=view["host"], ipAddresses=view["ipAddresses"],
+                ports=view["ports"], version=view["version"],
+            )
+        seen = {t["id"] for t in tasks}
+        for task_id in [t for t in self.task_states if t not in seen]:
+            del self.task_states[task_id]
+
     def _launch(self, master: str, fw_id: str, app: dict, mine: list[dict], agents: list[dict]) -> None:
         request = {"cpus": float(app["cpus"]), "mem": float(app["mem"]), "disk": float(app["disk"])}
         if float(app.get("gpus") or 0):
@@ -573,11 +758,11 @@ class Marathon:
             log.info("No agent has the resources for an instance of %s (%s)", app["id"], request)
             return
         command = app.get("cmd") or " ".join(app.get("args") or [])
-        port_count = max(1, len(app.get("portDefinitions") or []))
+        port_count = len(app.get("portDefinitions") or [])
         with self.lock:
             used = {p for m in self.task_meta.values() if m.get("agent_id") == agent["id"] for p in m.get("ports", [])}
         ports: list[int] = []
-        for _ in range(port_count if app.get("portDefinitions") or app.get("healthChecks") else 0):
+        for _ in range(port_count):
             port = pick_port(str((agent.get("resources") or {}).get("ports") or ""), used | set(ports))
             if port is not None:
                 ports.append(port)
@@ -594,7 +779,8 @@ class Marathon:
             "task_id": task_id_for(app["id"]),
             "name": app["id"].strip("/").replace("/", "."),
             "agent_id": agent["id"],
-            "resources": request,
+            # the host ports are resources of the task, as Marathon accepts them from an offer
+            "resources": {**request, **({"ports": ports_range(ports)} if ports else {})},
             "command": {
                 "value": command,
                 "environment": {"variables": [{"name": k, "value": str(v)} for k, v in env.items()]},
@@ -634,20 +820,61 @@ class Marathon:
             "host": meta.get("host", t.get("hostname", "")),
             "ipAddresses": [{"ipAddress": meta["ip"], "protocol": "IPv4"}] if meta.get("ip") else [],
             "ports": meta.get("ports", []),
+            "servicePorts": [d.get("port") for d in (app or {}).get("portDefinitions") or []],
             "version": meta.get("appVersion", ""),
-            "startedAt": meta.get("startedAt"),
+            "stagedAt": meta.get("startedAt"),
+            "startedAt": meta.get("startedAt") if t["state"] == "TASK_RUNNING" else None,
         }
         if app and app.get("healthChecks"):
             health = meta.get("health")
             view["healthCheckResults"] = [health] if health else []
         return view
 
-    def _deployments(self, app: dict) -> list[dict]:
+    def _app_done(self, app: dict) -> bool:
         tasks = [t for t in self.tasks if app_of_task(t["id"]) == app["id"]]
         version = self._config_version(app)
         current = [t for t in tasks if (self.task_meta.get(t["id"]) or {}).get("version") == version]
-        done = len(tasks) == len(current) == int(app["instances"]) and all(self._ready(app, t) for t in tasks)
-        return [] if done else [{"id": f"{app['id'].strip('/')}-{app.get('version', '')}"}]
+        return len(tasks) == len(current) == int(app["instances"]) and all(self._ready(app, t) for t in tasks)
+
+    def _deployments(self, app: dict) -> list[dict]:
+        self._finish_deployments()
+        return [{"id": d["id"]} for d in self.deploys.values() if app["id"] in d["affectedApps"]]
+
+    def _start_deployment(self, app_id: str, version: str, actions: list[str], original: dict | None) -> str:
+        """Register a deployment (the caller holds the lock); finished by the reconciliation loop."""
+        deployment_id = str(uuid.uuid4())
+        self.deploys[deployment_id] = {**deployment_doc(deployment_id, version, app_id, actions), "_original": original}
+        return deployment_id
+
+    def _locked(self, app_id: str, req: web.Request) -> web.Response | None:
+        """409 while a deployment touches the app, unless ?force=true (which cancels it), like Marathon."""
+        # judged from the same state the app's view shows, so a client that saw the app settle is not refused
+        self._finish_deployments()
+        busy = [d for d in self.deploys.values() if app_id in d["affectedApps"]]
+        if not busy:
+            return None
+        if req.flag("force"):
+            for d in busy:
+                self.deploys.pop(d["id"], None)
+            return None
+        message = (
+            "App is locked by one or more deployments. Override with the option '?force=true'. "
+            "View details at '/v2/deployments/<DEPLOYMENT_ID>'."
+        )
+        return web.Response.json({"message": message, "deployments": [{"id": d["id"]} for d in busy]}, 409)
+
+    def _finish_deployments(self) -> None:
+        with self.lock:
+            for d in list(self.deploys.values()):
+                app_id = d["affectedApps"][0]
+                app = self.apps.get(app_id)
+                if app is None:
+                    done = not any(app_of_task(t["id"]) == app_id for t in self.tasks)
+                else:
+                    done = self._app_done(app)
+                if done:
+                    del self.deploys[d["id"]]
+                    self.events.publish("deployment_success", id=d["id"])
 
     def _app_view(self, app: dict, embed_tasks: bool) -> dict:
         tasks = [t for t in self.tasks if app_of_task(t["id"]) == app["id"]]
@@ -665,28 +892,31 @@ class Marathon:
         return view
 
     def info(self) -> dict:
-        leader = self.leader_id
+        """/v2/info as InfoResource writes it: http_port only under http_config; the emulator mark is
+        `buildref` (a string no client parses) and the X-Stackbench-Emulator header."""
         return {
             "name": "marathon",
-            "version": MARATHON_VERSION + "-emulator",
-            "buildref": "stackbench-emulator",
-            "emulator": True,
+            "version": MARATHON_VERSION,
+            "buildref": EMULATOR_MARK,
             "elected": self.elected(),
-            "leader": leader,
+            "leader": self.leader_id,
             "frameworkId": self.framework_id,
             "marathon_config": {
                 "master": _redact(str(self.flags["master"])),
                 "hostname": self.hostname,
                 "ha": self.flags["ha"],
                 "framework_name": self.flags["framework_name"],
-                "http_port": self.port,
                 "failover_timeout": self.flags["failover_timeout"],
                 "leader_proxy_connection_timeout_ms": self.flags["leader_proxy_connection_timeout"],
                 "leader_proxy_read_timeout_ms": self.flags["leader_proxy_read_timeout"],
+                "local_port_min": self.flags["local_port_min"],
+                "local_port_max": self.flags["local_port_max"],
                 "mesos_leader_ui_url": self.flags["mesos_leader_ui_url"],
                 "mesos_role": self.flags["mesos_role"],
                 "mesos_user": self.flags["mesos_user"],
                 "webui_url": self.flags["webui_url"],
+                "task_launch_timeout": self.flags["task_launch_timeout"],
+                "reconciliation_interval": self.flags["reconciliation_interval"],
             },
             "zookeeper_config": {
                 "zk": _redact(str(self.flags["zk"])),
@@ -707,7 +937,14 @@ class Marathon:
             time.sleep(0.05)  # a new leader still loading its state
         if not self.elected():
             return self._proxy(req)
-        response = self._leader_handle(req)
+        try:
+            response = self._leader_handle(req)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            response = web.Response.json(
+                {"message": "Invalid JSON", "details": [{"path": "/", "errors": [str(exc)]}]}, 400
+            )
+        except InvalidApp as exc:
+            response = web.Response.json({"message": str(exc), "details": exc.details}, 422)
         response.headers["X-Marathon-Leader"] = f"http://{self.participant}"
         return response
 
@@ -716,7 +953,8 @@ class Marathon:
             leader = self.leader_id
             if not leader:
                 return web.Response.text("Could not determine the current leader", 502)
-            return web.Response(307, b"", {"Location": f"http://{leader}{req.path}"})
+            query = "&".join(f"{k}={v}" for k, vs in req.query.items() for v in vs)
+            return web.Response(307, b"", {"Location": f"http://{leader}{req.path}{'?' + query if query else ''}"})
         for _ in range(10):
             if self.leader_id and self.leader_id != self.participant:
                 break
@@ -740,7 +978,20 @@ class Marathon:
         keep["Via"] = f"1.1 {self.participant}"
         return web.Response(status, body, keep)
 
-    def _leader_handle(self, req: web.Request) -> web.Response:  # noqa: C901  (a router)
+    def _metrics(self) -> dict:
+        with self.lock:
+            running = sum(t["state"] == "TASK_RUNNING" for t in self.tasks)
+            gauges = {
+                "marathon.uptime.gauge.seconds": round(now() - self.start_time, 3),
+                "marathon.leadership.duration.gauge.seconds": round(now() - (self.leader_since or now()), 3),
+                "marathon.apps.active.gauge": len(self.apps),
+                "marathon.instances.running.gauge": running,
+                "marathon.deployments.active.gauge": len(self.deploys),
+            }
+        return {"version": "1", "counters": {}, "histograms": {}, "meters": {}, "timers": {},
+                "gauges": {k: {"value": v} for k, v in gauges.items()}}
+
+    def _leader_handle(self, req: web.Request) -> web.Response:  # noqa: C901, PLR0911, PLR0912  (a router)
         path = req.path.rstrip("/") or "/"
         if path == "/":
             return web.Response(302, b"", {"Location": "/ui/"})
@@ -758,72 +1009,118 @@ class Marathon:
                 return web.Response.json({"message": "Leadership abdicated"})
             return web.Response.json({"leader": self.participant})
         if path == "/metrics":
-            with self.lock:
-                running = sum(t["state"] == "TASK_RUNNING" for t in self.tasks)
-                return web.Response.json(
-                    {
-                        "version": "1",
-                        "counters": {},
-                        "histograms": {},
-                        "meters": {},
-                        "timers": {},
-                        "gauges": {
-                            "marathon.uptime.gauge.seconds": {"value": round(now() - self.start_time, 3)},
-                            "marathon.leadership.duration.gauge.seconds": {
-                                "value": round(now() - (self.leader_since or now()), 3)
-                            },
-                            "marathon.apps.active.gauge": {"value": len(self.apps)},
-                            "marathon.instances.running.gauge": {"value": running},
-                        },
-                    }
-                )
+            return web.Response.json(self._metrics())
+        if path == "/metrics/prometheus":
+            lines = []
+            for name, gauge in self._metrics()["gauges"].items():
+                metric = name.replace(".", "_")
+                lines += [f"# TYPE {metric} gauge", f"{metric} {gauge['value']}"]
+            return web.Response.text("\n".join(lines) + "\n")
+        if path == "/v2/events":
+            return self._event_stream(req)
         if path == "/v2/tasks":
             with self.lock:
                 return web.Response.json(
                     {"tasks": [self._task_view(self.apps.get(app_of_task(t["id"])), t) for t in self.tasks]}
                 )
+        if path == "/v2/tasks/delete" and req.method == "POST":
+            body = req.json() or {}
+            ids = body.get("ids") if isinstance(body, dict) else None
+            if not isinstance(ids, list):
+                raise InvalidApp([{"path": "/ids", "errors": ["error.expected.jsarray"]}])
+            with self.lock:
+                known = {t["id"] for t in self.tasks}
+                for task_id in ids:
+                    if task_id in known:
+                        self._kill_task(task_id, req.flag("scale"))
+            return web.Response.json({})
         if path == "/v2/deployments":
+            self._finish_deployments()
             with self.lock:
                 return web.Response.json(
-                    [
-                        {**d, "affectedApps": [a["id"]], "version": a.get("version")}
-                        for a in self.apps.values()
-                        for d in self._deployments(a)
-                    ]
+                    [{k: v for k, v in d.items() if not k.startswith("_")} for d in self.deploys.values()]
                 )
+        if path.startswith("/v2/deployments/"):
+            return self._delete_deployment(req, path[len("/v2/deployments/"):])
+        if path == "/v2/queue":
+            return self._queue()
+        if path.startswith("/v2/queue/") and path.endswith("/delay") and req.method == "DELETE":
+            return web.Response(204)
+        if path == "/v2/groups" or path.startswith("/v2/groups/"):
+            return self._groups(req, "/" + path[len("/v2/groups"):].strip("/"))
         if path == "/v2/apps":
             return self._apps(req)
         if path.startswith("/v2/apps/"):
             rest = path[len("/v2/apps") :]
             if "/versions" in rest:
                 return self._app_versions(req, *rest.split("/versions", 1))
-            if rest.endswith("/tasks"):
-                with self.lock:
-                    app = self.apps.get("/" + rest[: -len("/tasks")].strip("/"))
-                    if app is None:
-                        return web.Response.json({"message": f"App '{rest[: -len('/tasks')]}' does not exist"}, 404)
-                    return web.Response.json({"tasks": self._app_view(app, True)["tasks"]})
+            if rest.endswith("/restart"):
+                return self._restart(req, "/" + rest[: -len("/restart")].strip("/"))
+            if "/tasks" in rest:
+                app_part, task_part = rest.split("/tasks", 1)
+                return self._app_tasks(req, "/" + app_part.strip("/"), task_part.strip("/"))
             return self._app(req, rest)
-        return web.Response.json({"message": "Not found"}, 404)
+        return web.Response.json({"message": f"HTTP 404 Not Found: {path}"}, 404)
+
+    # ---- /v2/events ------------------------------------------------------------------
+    def _event_stream(self, req: web.Request) -> web.Response:
+        accept = req.headers.get("accept", "*/*")
+        if not any(kind in accept for kind in ("text/event-stream", "*/*", "text/*")):
+            return web.Response.json({"message": "HTTP 406 Not Acceptable: use Accept: text/event-stream"}, 406)
+        wanted = set(req.query.get("event_type") or [])
+        remote = req.headers.get("x-forwarded-for") or "unknown"
+        return web.Response(200, headers={"Content-Type": "text/event-stream"},
+                            stream=self.events.stream(remote, wanted))
+
+    # ---- apps ---------------------------------------------------------------------------
+    def _not_found(self, app_id: str) -> web.Response:
+        return web.Response.json({"message": f"App '{app_id}' does not exist"}, 404)
+
+    def _with_ports(self, app: dict, previous: dict | None) -> dict:
+        taken = {
+            int(d["port"])
+            for other in self.apps.values()
+            if other["id"] != app["id"]
+            for d in other.get("portDefinitions") or []
+            if d.get("port")
+        }
+        low, high = int(self.flags["local_port_min"]), int(self.flags["local_port_max"])  # type: ignore[arg-type]
+        return assign_service_ports(app, previous, taken, low, high)
+
+    def _create(self, body: dict, req: web.Request) -> tuple[dict, str]:
+        """Create one app (the caller holds the lock); returns it and its deployment id."""
+        app = normalize_app(body)
+        app = self._with_ports(app, None)
+        app["version"] = iso(now())
+        app["versionInfo"] = version_info_for(None, app, app["version"])
+        self.apps[app["id"]] = app
+        self._store_app(app)
+        deployment_id = self._start_deployment(app["id"], app["version"], ["StartApplication", "ScaleApplication"],
+                                               None)
+        self.events.publish("api_post_event", clientIp=req.headers.get("x-forwarded-for"), uri=f"/v2/apps{app['id']}",
+                            appDefinition=app)
+        self.wake.set()
+        return app, deployment_id
 
     def _apps(self, req: web.Request) -> web.Response:
         if req.method == "GET":
+            embed = set(req.query.get("embed") or [])
+            tasks = bool(embed & {"apps.tasks", "app.tasks"})
+            wanted_id = (req.query.get("id") or [""])[-1]
+            wanted_cmd = (req.query.get("cmd") or [""])[-1]
             with self.lock:
-                return web.Response.json({"apps": [self._app_view(a, False) for a in self.apps.values()]})
+                apps = [a for a in self.apps.values()
+                        if wanted_id in a["id"] and (not wanted_cmd or wanted_cmd in str(a.get("cmd") or ""))]
+                return web.Response.json({"apps": [self._app_view(a, tasks) for a in apps]})
         if req.method != "POST":
-            return web.Response(405)
-        try:
-            app = normalize_app(req.json())  # type: ignore[arg-type]
-        except (ValueError, TypeError, AttributeError) as exc:
-            return web.Response.json({"message": "Object is not valid", "details": [{"errors": [str(exc)]}]}, 422)
+            return web.Response.json({"message": "HTTP 405 Method Not Allowed"}, 405)
+        body = req.json()
+        normalize_app(body)  # type: ignore[arg-type]  # validate before taking the lock
         with self.lock:
-            if app["id"] in self.apps:
-                return web.Response.json({"message": f"An app with id [{app['id']}] already exists."}, 409)
-            app["version"] = iso(now())
-            app["versionInfo"] = version_info_for(None, app, app["version"])
-            self.apps[app["id"]] = app
-            self._store_app(app)
-            self.wake.set()
+            if "/" + str(body.get("id", "")).strip("/") in self.apps:  # type: ignore[union-attr]
+                return web.Response.json({"message": f"An app with id [/{str(body['id']).strip('/')}] already exists."},  # type: ignore[index]
+                                         409)
+            app, _ = self._create(body, req)  # type: ignore[arg-type]
             return web.Response.json(self._app_view(app, False), 201, {"Location": f"/v2/apps{app['id']}"})
 
     def _app(self, req: web.Request, app_id: str) -> web.Response:
@@ -832,53 +1129,268 @@ class Marathon:
             app = self.apps.get(app_id)
             if req.method == "GET":
                 if app is None:
-                    return web.Response.json({"message": f"App '{app_id}' does not exist"}, 404)
+                    return self._not_found(app_id)
                 return web.Response.json({"app": self._app_view(app, True)})
-            deployment = {"version": iso(now()), "deploymentId": str(uuid.uuid4())}
             if req.method == "DELETE":
                 if app is None:
-                    return web.Response.json({"message": f"App '{app_id}' does not exist"}, 404)
+                    return self._not_found(app_id)
+                locked = self._locked(app_id, req)
+                if locked:
+                    return locked
+                version = iso(now())
+                deployment_id = self._start_deployment(app_id, version, ["StopApplication"], app)
                 del self.apps[app_id]
                 self._delete_app(app_id)
+                self.events.publish("app_terminated_event", appId=app_id)
                 self.wake.set()
-                return web.Response.json(deployment)
+                return web.Response.json({"version": version, "deploymentId": deployment_id})
             if req.method in ("PUT", "PATCH"):
                 body = req.json() or {}
-                if isinstance(body, dict) and body.get("version") and app is not None:
+                if not isinstance(body, dict):
+                    raise InvalidApp(type_errors(body))
+                if body.get("version") and app is not None:
                     # rollback: `{"version": "<an earlier version>"}` restores that definition
                     earlier = self._version(app_id, str(body["version"]))
                     if earlier is None:
                         return web.Response.json({"message": f"Version {body['version']} of {app_id} not found"}, 404)
                     body = {k: v for k, v in earlier.items() if k not in ("version", "versionInfo")}
-                try:
-                    merged = normalize_app({**(app or {}), **body}, app_id)  # type: ignore[arg-type]
-                except (ValueError, TypeError) as exc:
-                    return web.Response.json(
-                        {"message": "Object is not valid", "details": [{"errors": [str(exc)]}]}, 422
-                    )
-                merged["version"] = deployment["version"]
-                merged["versionInfo"] = version_info_for(app, merged, merged["version"])
+                if app is None:
+                    app, deployment_id = self._create({**body, "id": app_id}, req)
+                    return web.Response.json(self._app_view(app, False), 201)
+                merged = normalize_app({**app, **body}, app_id)
+                locked = self._locked(app_id, req)
+                if locked:
+                    return locked
+                merged = self._with_ports(merged, app)
+                version = iso(now())
+                merged["version"] = version
+                merged["versionInfo"] = version_info_for(app, merged, version)
                 self.apps[app_id] = merged
                 self._store_app(merged)
+                action = "RestartApplication" if config_changed(app, merged) else "ScaleApplication"
+                deployment_id = self._start_deployment(app_id, version, [action], app)
+                self.events.publish("api_post_event", clientIp=req.headers.get("x-forwarded-for"),
+                                    uri=f"/v2/apps{app_id}", appDefinition=merged)
                 self.wake.set()
-                if app is None:
-                    return web.Response.json(self._app_view(merged, False), 201)
-                return web.Response.json(deployment)
-        return web.Response(405)
+                return web.Response.json({"version": version, "deploymentId": deployment_id})
+        return web.Response.json({"message": "HTTP 405 Method Not Allowed"}, 405)
+
+    def _restart(self, req: web.Request, app_id: str) -> web.Response:
+        if req.method != "POST":
+            return web.Response.json({"message": "HTTP 405 Method Not Allowed"}, 405)
+        with self.lock:
+            app = self.apps.get(app_id)
+            if app is None:
+                return self._not_found(app_id)
+            locked = self._locked(app_id, req)
+            if locked:
+                return locked
+            version = iso(now())
+            # a restart is a new configuration at the same definition: every task is replaced
+            restarted = {**app, "version": version, "versionInfo": {"lastScalingAt": version,
+                                                                    "lastConfigChangeAt": version}}
+            self.apps[app_id] = restarted
+            self._store_app(restarted)
+            deployment_id = self._start_deployment(app_id, version, ["RestartApplication"], app)
+            self.wake.set()
+            return web.Response.json({"version": version, "deploymentId": deployment_id})
+
+    def _kill_task(self, task_id: str, scale: bool) -> None:
+        """Kill one task through the master (the caller holds the lock); with `scale`, one instance less."""
+        master = self._mesos_leader()
+        if master and self.framework_id:
+            threading.Thread(target=web.call, args=("POST", f"{master}/master/emulator/kill",
+                                                   {"framework_id": self.framework_id, "task_id": task_id}),
+                             daemon=True).start()
+        if scale:
+            app = self.apps.get(app_of_task(task_id))
+            if app is not None:
+                version = iso(now())
+                scaled = {**app, "instances": max(0, int(app["instances"]) - 1), "version": version}
+                scaled["versionInfo"] = version_info_for(app, scaled, version)
+                self.apps[app["id"]] = scaled
+                self._store_app(scaled)
+        self.wake.set()
+
+    def _app_tasks(self, req: web.Request, app_id: str, task_id: str) -> web.Response:
+        with self.lock:
+            app = self.apps.get(app_id)
+            if app is None:
+                return self._not_found(app_id)
+            tasks = [t for t in self.tasks if app_of_task(t["id"]) == app_id]
+            if req.method == "GET" and not task_id:
+                return web.Response.json({"tasks": [self._task_view(app, t) for t in tasks]})
+            if req.method != "DELETE":
+                return web.Response.json({"message": "HTTP 405 Method Not Allowed"}, 405)
+            scale = req.flag("scale")
+            if task_id:
+                task = next((t for t in tasks if t["id"] == task_id), None)
+                if task is None:
+                    return web.Response.json({"message": f"Task '{task_id}' does not exist"}, 404)
+                victims = [task]
+            else:
+                host = (req.query.get("host") or [""])[-1]
+                victims = [t for t in tasks if not host or self._task_view(app, t)["host"] == host]
+            views = [self._task_view(app, t) for t in victims]
+            for task in victims:
+                self._kill_task(task["id"], scale)
+            if scale:
+                version = self.apps[app_id]["version"]
+                deployment_id = self._start_deployment(app_id, version, ["ScaleApplication"], app)
+                return web.Response.json({"version": version, "deploymentId": deployment_id})
+            if task_id:
+                return web.Response.json({"task": views[0]})
+            return web.Response.json({"tasks": views})
+
+    def _delete_deployment(self, req: web.Request, deployment_id: str) -> web.Response:
+        if req.method != "DELETE":
+            return web.Response.json({"message": "HTTP 405 Method Not Allowed"}, 405)
+        with self.lock:
+            deployment = self.deploys.pop(deployment_id, None)
+            if deployment is None:
+                return web.Response.json({"message": f"DeploymentPlan {deployment_id} does not exist"}, 404)
+            if req.flag("force"):
+                return web.Response(202)  # stop the deployment where it is
+            # without force, Marathon rolls back: a new deployment to the original state
+            app_id = deployment["affectedApps"][0]
+            original = deployment.get("_original")
+            version = iso(now())
+            if original is None:
+                self.apps.pop(app_id, None)
+                self._delete_app(app_id)
+                new_id = self._start_deployment(app_id, version, ["StopApplication"], None)
+            else:
+                current = self.apps.get(app_id)
+                restored = {**original, "version": version}
+                restored["versionInfo"] = version_info_for(current, restored, version)
+                self.apps[app_id] = restored
+                self._store_app(restored)
+                action = "RestartApplication" if current is None or config_changed(current, restored) else \
+                    "ScaleApplication"
+                new_id = self._start_deployment(app_id, version, [action], current)
+            self.wake.set()
+            return web.Response.json({"version": version, "deploymentId": new_id})
+
+    def _queue(self) -> web.Response:
+        with self.lock:
+            items = []
+            for app in self.apps.values():
+                live = [t for t in self.tasks if app_of_task(t["id"]) == app["id"]]
+                missing = int(app["instances"]) - len(live)
+                if missing <= 0:
+                    continue
+                items.append({
+                    "count": missing,
+                    "delay": {"timeLeftSeconds": 0, "overdue": True},
+                    "since": app.get("version"),
+                    "processedOffersSummary": {"processedOffersCount": 0, "unusedOffersCount": 0,
+                                               "rejectSummaryLastOffers": [], "rejectSummaryLaunchAttempt": []},
+                    "app": self._app_view(app, False),
+                })
+            return web.Response.json({"queue": items})
+
+    def _groups(self, req: web.Request, group_id: str) -> web.Response:
+        with self.lock:
+            version = max((a.get("version", "") for a in self.apps.values()), default=iso(self.start_time))
+            apps = [self._app_view(a, False) for a in self.apps.values()]
+            known = group_ids([a["id"] for a in apps])
+            if req.method == "GET":
+                if group_id not in known:
+                    return web.Response.json({"message": f"Group '{group_id}' does not exist"}, 404)
+                return web.Response.json(group_view(group_id, apps, version))
+            if req.method == "POST":
+                body = req.json() or {}
+                if not isinstance(body, dict) or not isinstance(body.get("apps") or [], list):
+                    raise InvalidApp([{"path": "/apps", "errors": ["error.expected.jsarray"]}])
+                base = "/" + str(body.get("id") or group_id).strip("/")
+                if base in known and base != "/":
+                    return web.Response.json({"message": f"Group {base} is already created. Use PUT to change this "
+                                                         "group."}, 409)
+                definitions = []
+                for definition in body.get("apps") or []:
+                    own = str((definition or {}).get("id", "")) if isinstance(definition, dict) else ""
+                    full = own if own.startswith("/") else f"{base.rstrip('/')}/{own}"
+                    normalize_app({**definition, "id": full})
+                    definitions.append({**definition, "id": full})
+                deployment_id = ""
+                for definition in definitions:
+                    _, deployment_id = self._create(definition, req)
+                return web.Response.json({"version": iso(now()), "deploymentId": deployment_id}, 201)
+            if group_id not in known:
+                return web.Response.json({"message": f"Group '{group_id}' does not exist"}, 404)
+            members = [a for a in self.apps.values() if a["id"].startswith(group_id.rstrip("/") + "/")]
+            version = iso(now())
+            if req.method == "DELETE":
+                deployment_id = ""
+                for app in members:
+                    deployment_id = self._start_deployment(app["id"], version, ["StopApplication"], app)
+                    del self.apps[app["id"]]
+                    self._delete_app(app["id"])
+                self.wake.set()
+                return web.Response.json({"version": version, "deploymentId": deployment_id})
+            if req.method == "PUT":
+                body = req.json() or {}
+                factor = body.get("scaleBy") if isinstance(body, dict) else None
+                if not isinstance(factor, int | float) or isinstance(factor, bool):
+                    raise InvalidApp([{"path": "/scaleBy", "errors": ["error.expected.jsnumber"]}])
+                deployment_id = ""
+                for app in members:
+                    scaled = {**app, "instances": int(round(int(app["instances"]) * factor)), "version": version}
+                    scaled["versionInfo"] = version_info_for(app, scaled, version)
+                    self.apps[app["id"]] = scaled
+                    self._store_app(scaled)
+                    deployment_id = self._start_deployment(app["id"], version, ["ScaleApplication"], app)
+                self.wake.set()
+                return web.Response.json({"version": version, "deploymentId": deployment_id})
+        return web.Response.json({"message": "HTTP 405 Method Not Allowed"}, 405)
 
     def _app_versions(self, req: web.Request, app_id: str, version: str) -> web.Response:
         app_id = "/" + app_id.strip("/")
         version = version.strip("/")
         if req.method != "GET":
-            return web.Response(405)
+            return web.Response.json({"message": "HTTP 405 Method Not Allowed"}, 405)
         if app_id not in self.apps:
-            return web.Response.json({"message": f"App '{app_id}' does not exist"}, 404)
+            return self._not_found(app_id)
         if not version:
             return web.Response.json({"versions": self._versions(app_id)})
         found = self._version(app_id, version)
         if found is None:
             return web.Response.json({"message": f"Version {version} of {app_id} not found"}, 404)
         return web.Response.json(found)
+
+
+class EventBus:
+    """Marathon's event bus as /v2/events serves it (SSE): each subscriber gets every event after it attached."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.subscribers: list[queue.Queue] = []
+
+    def publish(self, event_type: str, **fields: object) -> None:
+        event = {"eventType": event_type, "timestamp": iso(now()), **fields}
+        with self.lock:
+            for subscriber in self.subscribers:
+                subscriber.put(event)
+
+    def stream(self, remote: str, wanted: set[str]) -> Iterator[bytes]:
+        mine: queue.Queue = queue.Queue()
+        with self.lock:
+            self.subscribers.append(mine)
+        try:
+            attached = {"eventType": "event_stream_attached", "timestamp": iso(now()), "remoteAddress": remote}
+            if not wanted or "event_stream_attached" in wanted:
+                yield sse_event(attached)
+            while True:
+                try:
+                    event = mine.get(timeout=15)
+                except queue.Empty:
+                    yield b":\r\n\r\n"  # a comment: finds clients that went away
+                    continue
+                if not wanted or event["eventType"] in wanted:
+                    yield sse_event(event)
+        finally:
+            with self.lock:
+                self.subscribers.remove(mine)
 
 
 def _redact(url: str) -> str:

@@ -7,15 +7,18 @@ and kill. Everything else keeps the real paths and field names.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import queue
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
-from . import MESOS_VERSION, resources, web, zk
+from . import MESOS_VERSION, resources, v1, web, zk
 from .common import die, new_id, now, resolve_ip, usage_error, version_info
-from .flags import Flag, FlagError, load_mesos_flags
+from .flags import Flag, FlagError, load_mesos_flags, mesos_flag_values
 
 log = logging.getLogger("emulator")
 
@@ -64,6 +67,15 @@ FLAGS = [
     Flag("help", "bool", False),
     Flag("allocation_interval", "duration", 1.0),
 ]
+
+# The master sends schedulers a HEARTBEAT at once and then at this interval (DEFAULT_HEARTBEAT_INTERVAL).
+HEARTBEAT_INTERVAL = 15.0
+
+# v1 scheduler calls the emulator accepts (202) beyond SUBSCRIBE and TEARDOWN; no offers are made,
+# so ACCEPT/DECLINE have nothing to act on.
+SCHEDULER_CALLS = {"ACCEPT", "DECLINE", "REVIVE", "SUPPRESS", "KILL", "SHUTDOWN", "ACKNOWLEDGE",
+                   "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE", "RECONCILE_OPERATIONS", "MESSAGE", "REQUEST",
+                   "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS", "UPDATE_FRAMEWORK"}
 
 TERMINAL = {
     "TASK_FINISHED",
@@ -120,6 +132,10 @@ class Master:
         self.tasks: dict[str, dict] = {}
         self.unreachable = 0
         self.agent_counter = 0
+        self.framework_counter = 0
+        self.completed_frameworks: list[dict] = []
+        self.maintenance: dict = {}  # the posted maintenance Schedule
+        self.down_machines: list[dict] = []
         self.suspended_since: float | None = None
         self.zk = None
         self.url = zk.parse_zk_url(str(flags["zk"])) if flags["zk"] else None
@@ -260,7 +276,8 @@ class Master:
             "unreserved_resources": resources.encode(agent["resources"]),
             "attributes": agent["attributes"],
             "active": True,
-            "deactivated": False,
+            "deactivated": bool(agent.get("drain_info")),
+            **({"drain_info": agent["drain_info"]} if agent.get("drain_info") else {}),
             "version": agent["version"],
             "capabilities": [
                 "MULTI_ROLE",
@@ -294,14 +311,14 @@ class Master:
         return {
             "id": fw["id"],
             "name": fw["name"],
-            "pid": fw.get("pid", ""),
+            **({"pid": fw["pid"]} if fw.get("pid") else {}),  # HTTP frameworks have none
             "hostname": fw["hostname"],
             "user": fw["user"],
             "role": fw["role"],
             "roles": [fw["role"]],
             "webui_url": fw.get("webui_url", ""),
             "active": fw["active"],
-            "connected": fw["active"],
+            "connected": fw.get("connected", fw["active"]),
             "recovered": False,
             "registered_time": fw["registered_time"],
             "failover_timeout": fw.get("failover_timeout", 0),
@@ -320,8 +337,6 @@ class Master:
             leader = self.leader or {}
             doc = {
                 **version_info(MESOS_VERSION),
-                "git_sha": "",
-                "git_branch": "",
                 "start_time": self.start_time,
                 "id": self.id,
                 "pid": self.pid,
@@ -334,11 +349,11 @@ class Master:
                 "leader_info": {k: leader[k] for k in ("id", "pid", "port", "hostname") if k in leader},
                 "log_dir": self.flags["log_dir"] or "",
                 "external_log_file": self.flags["external_log_file"] or "",
-                "flags": {k: str(v) for k, v in self.flags.items() if v is not None},
+                "flags": self.flag_values(),
                 "slaves": [self._agent_json(a) for a in self.agents.values()],
                 "recovered_slaves": [],
                 "frameworks": [self._framework_json(f) for f in self.frameworks.values()],
-                "completed_frameworks": [],
+                "completed_frameworks": list(self.completed_frameworks),
                 "orphan_tasks": [],
                 "unregistered_frameworks": [],
             }
@@ -419,8 +434,16 @@ class Master:
         if path.startswith("/master/redirect/") or path.startswith("/redirect/"):
             return web.Response(404)
         if sub == "/flags":
-            return web.Response.json({"flags": {k: str(v) for k, v in self.flags.items() if v is not None}})
-        leader_only = {"/state", "/state.json", "/slaves", "/frameworks", "/tasks", "/state-summary"}
+            return web.Response.json({"flags": self.flag_values()})
+        leader_only = {"/state", "/state.json", "/slaves", "/frameworks", "/tasks", "/state-summary", "/roles",
+                       "/quota", "/weights", "/maintenance/schedule", "/maintenance/status", "/machine/down",
+                       "/machine/up"}
+        if sub in ("/api/v1", "/api/v1/scheduler"):
+            if not self.elected():
+                return self._redirect(path)
+            if not self.recovered:
+                return web.Response.text("Master has not finished recovery", 503)
+            return self._operator(req) if sub == "/api/v1" else self._scheduler(req)
         if sub in leader_only or sub.startswith("/emulator/"):
             if not self.elected():
                 return self._redirect("/master" + sub)
@@ -447,10 +470,14 @@ class Master:
                 return web.Response.json(
                     {
                         "frameworks": [self._framework_json(f) for f in self.frameworks.values()],
-                        "completed_frameworks": [],
+                        "completed_frameworks": list(self.completed_frameworks),
                         "unregistered_frameworks": [],
                     }
                 )
+        if sub in ("/roles", "/quota", "/weights"):
+            return self._allocation(sub)
+        if sub.startswith("/maintenance/") or sub.startswith("/machine/"):
+            return self._maintenance(sub, req)
         if sub == "/tasks":
             with self.lock:
                 return web.Response.json({"tasks": [self._task_json(t) for t in self.tasks.values()]})
@@ -520,9 +547,13 @@ class Master:
                 del self.tasks[task_id]
             return web.Response.json({"id": agent_id, "master": self.pid})
 
+    def _new_framework_id(self) -> str:
+        self.framework_counter += 1
+        return f"{self.id}-{self.framework_counter - 1:04d}"
+
     def _framework_message(self, body: dict) -> web.Response:
         with self.lock:
-            fw_id = body.get("id") or f"{self.id}-0000"
+            fw_id = body.get("id") or self._new_framework_id()
             fw = self.frameworks.setdefault(fw_id, {"id": fw_id, "registered_time": now()})
             fw.update(
                 {
@@ -546,7 +577,8 @@ class Master:
             if agent is None or body["framework_id"] not in self.frameworks:
                 return web.Response.text("Unknown agent or framework", 400)
             free = resources.subtract(agent["resources"], self._used(agent["id"]))
-            request = {k: float(v) for k, v in task["resources"].items()}
+            # scalars as numbers; ranges (the task's `ports`) stay in Mesos' text form
+            request = {k: (float(v) if isinstance(v, int | float) else v) for k, v in task["resources"].items()}
             if not resources.fits(request, free):
                 return web.Response.text("Task uses more resources than the agent offers", 409)
             if task["task_id"] in self.tasks:
@@ -582,6 +614,266 @@ class Master:
         if agent is not None:
             web.call("POST", f"{agent['url']}/emulator/kill", {"task_id": task["id"]})
         return web.Response.json({"task_id": task["id"]})
+
+    # ---- /flags, roles, quota, weights, maintenance -----------------------------------
+    def flag_values(self) -> dict[str, str]:
+        return mesos_flag_values(FLAGS, self.flags)
+
+    def _weights(self) -> list[dict]:
+        out = []
+        for item in str(self.flags["weights"] or "").split(","):
+            role, _, weight = item.partition("=")
+            if role and weight:
+                out.append({"role": role.strip(), "weight": float(weight)})
+        return out
+
+    def _allocation(self, sub: str) -> web.Response:
+        if sub == "/quota":
+            return web.Response.json({"infos": [], "configs": []})  # no quota is ever set here
+        if sub == "/weights":
+            return web.Response.json(self._weights())
+        with self.lock:
+            weights = {w["role"]: w["weight"] for w in self._weights()}
+            names = {"*", *weights, *(f["role"] for f in self.frameworks.values())}
+            names |= {r for r in str(self.flags["roles"] or "").split(",") if r}
+            roles = []
+            for name in sorted(names):
+                members = [f["id"] for f in self.frameworks.values() if f["role"] == name]
+                used: dict[str, float] = {}
+                for fw_id in members:
+                    used = resources.add(used, self._used(framework_id=fw_id))
+                roles.append({
+                    "name": name,
+                    "weight": weights.get(name, 1.0),
+                    "frameworks": members,
+                    "resources": resources.encode(used),
+                    "allocated": resources.encode(used),
+                    "offered": resources.encode({}),
+                    "reserved": resources.encode({}),
+                    "quota": {"role": name, "guarantee": {}, "limit": {}, "consumed": resources.encode(used)},
+                })
+            return web.Response.json({"roles": roles})
+
+    def _scheduled(self) -> list[dict]:
+        return [m for w in self.maintenance.get("windows") or [] for m in w.get("machine_ids") or []]
+
+    def _maintenance(self, sub: str, req: web.Request) -> web.Response:
+        with self.lock:
+            if sub == "/maintenance/schedule":
+                if req.method == "GET":
+                    return web.Response.json(self.maintenance)
+                try:
+                    schedule = req.json()
+                except ValueError as exc:
+                    return web.Response.text(f"Failed to parse the request body: {exc}", 400)
+                windows = schedule.get("windows") if isinstance(schedule, dict) else None
+                if not isinstance(windows, list) or not all(
+                    isinstance(w, dict) and w.get("machine_ids") and "unavailability" in w
+                    and all(isinstance(m, dict) and (m.get("hostname") or m.get("ip")) for m in w["machine_ids"])
+                    for w in windows
+                ):
+                    return web.Response.text("Failed to validate the maintenance schedule: each window needs "
+                                             "machine_ids (hostname or ip) and an unavailability", 400)
+                self.maintenance = schedule
+                scheduled = self._scheduled()
+                self.down_machines = [m for m in self.down_machines if m in scheduled]
+                return web.Response(200)
+            if sub == "/maintenance/status":
+                draining = [{"id": m, "statuses": []} for m in self._scheduled() if m not in self.down_machines]
+                status: dict[str, list] = {}
+                if draining:
+                    status["draining_machines"] = draining
+                if self.down_machines:
+                    status["down_machines"] = list(self.down_machines)
+                return web.Response.json(status)
+            if req.method != "POST":
+                return web.Response(405)
+            try:
+                machines = req.json()
+            except ValueError as exc:
+                return web.Response.text(f"Failed to parse the request body: {exc}", 400)
+            if not isinstance(machines, list):
+                return web.Response.text("Expecting a JSON array of machine ids", 400)
+            if sub == "/machine/down":
+                for machine in machines:
+                    if machine not in self._scheduled():
+                        return web.Response.text(f"Machine '{json.dumps(machine)}' is not part of a maintenance "
+                                                 "schedule", 400)
+                    if machine in self.down_machines:
+                        return web.Response.text(f"Machine '{json.dumps(machine)}' is already down", 400)
+                self.down_machines += machines
+                return web.Response(200)
+            if sub == "/machine/up":
+                for machine in machines:
+                    if machine not in self.down_machines:
+                        return web.Response.text(f"Machine '{json.dumps(machine)}' is not down", 400)
+                self.down_machines = [m for m in self.down_machines if m not in machines]
+                # a machine brought up leaves the schedule
+                for window in self.maintenance.get("windows") or []:
+                    window["machine_ids"] = [m for m in window["machine_ids"] if m not in machines]
+                windows = [w for w in self.maintenance.get("windows") or [] if w["machine_ids"]]
+                self.maintenance = {"windows": windows} if windows else {}
+                return web.Response(200)
+        return web.Response(404)
+
+    # ---- v1 operator API (POST /api/v1) ----------------------------------------------
+    def _v1_agent(self, agent: dict) -> dict:
+        used = self._used(agent["id"])
+        doc = {
+            "agent_info": {"id": {"value": agent["id"]}, "hostname": agent["hostname"], "port": agent["port"],
+                           "resources": v1.resources(agent["resources"])},
+            "active": True,
+            "deactivated": bool(agent.get("drain_info")),
+            "version": agent["version"],
+            "pid": agent["pid"],
+            "registered_time": v1.time_info(agent["registered_time"]),
+            "total_resources": v1.resources(agent["resources"]),
+            "allocated_resources": v1.resources(used),
+            "offered_resources": [],
+        }
+        if agent.get("drain_info"):
+            doc["drain_info"] = agent["drain_info"]
+        return doc
+
+    def _v1_framework(self, fw: dict) -> dict:
+        info = {"id": {"value": fw["id"]}, "name": fw["name"], "user": fw["user"], "hostname": fw["hostname"],
+                "role": fw["role"], "failover_timeout": float(fw.get("failover_timeout") or 0)}
+        if fw.get("webui_url"):
+            info["webui_url"] = fw["webui_url"]
+        return {"framework_info": info, "active": fw["active"], "connected": fw.get("connected", fw["active"]),
+                "recovered": False, "registered_time": v1.time_info(fw["registered_time"])}
+
+    def _operator(self, req: web.Request) -> web.Response:
+        if req.method != "POST":
+            return web.Response.text("Expecting a 'POST' request", 405)
+        call, error = v1.parse_call(req.body, req.headers.get("content-type", "application/json"))
+        if error:
+            return web.Response.text(*error[::-1])
+        kind = call["type"]  # type: ignore[index]
+        with self.lock:
+            if kind == "GET_HEALTH":
+                return web.Response.json({"type": kind, "get_health": {"healthy": True}})
+            if kind == "GET_VERSION":
+                return web.Response.json({"type": kind, "get_version": {"version_info": v1.version_info(
+                    MESOS_VERSION)}})
+            if kind == "GET_FLAGS":
+                return web.Response.json({"type": kind, "get_flags": {"flags": v1.flags(self.flag_values())}})
+            if kind == "GET_AGENTS":
+                agents = [self._v1_agent(a) for a in self.agents.values()]
+                return web.Response.json({"type": kind, "get_agents": {"agents": agents, "recovered_agents": []}})
+            if kind == "GET_FRAMEWORKS":
+                frameworks = [self._v1_framework(f) for f in self.frameworks.values()]
+                completed = [{"framework_info": {"id": {"value": f["id"]}, "name": f["name"]}, "active": False,
+                              "connected": False, "recovered": False} for f in self.completed_frameworks]
+                return web.Response.json({"type": kind, "get_frameworks": {"frameworks": frameworks,
+                                                                           "completed_frameworks": completed}})
+            if kind in ("DRAIN_AGENT", "REACTIVATE_AGENT"):
+                key = kind.lower()
+                agent_id = ((call.get(key) or {}).get("agent_id") or {}).get("value")  # type: ignore[union-attr]
+                agent = self.agents.get(agent_id)
+                if agent is None:
+                    return web.Response.text(f"Unknown agent {agent_id!r}", 400 if not agent_id else 404)
+                if kind == "REACTIVATE_AGENT":
+                    agent.pop("drain_info", None)
+                    return web.Response(200)
+                busy = any(t["slave_id"] == agent_id and t["state"] not in TERMINAL for t in self.tasks.values())
+                mark_gone = bool((call.get(key) or {}).get("mark_gone"))  # type: ignore[union-attr]
+                agent["drain_info"] = {"state": "DRAINING" if busy else "DRAINED",
+                                       "config": {"mark_gone": mark_gone}}
+                return web.Response(200)
+        return web.Response.text(f"Failed to validate master::Call: unsupported call type {kind!r}", 400)
+
+    # ---- v1 scheduler API (POST /api/v1/scheduler) -----------------------------------
+    def _scheduler(self, req: web.Request) -> web.Response:
+        if req.method != "POST":
+            return web.Response.text("Expecting a 'POST' request", 405)
+        call, error = v1.parse_call(req.body, req.headers.get("content-type", "application/json"))
+        if error:
+            return web.Response.text(*error[::-1])
+        kind = call["type"]  # type: ignore[index]
+        if kind == "SUBSCRIBE":
+            return self._subscribe(call, req)  # type: ignore[arg-type]
+        fw_id = ((call or {}).get("framework_id") or {}).get("value")
+        with self.lock:
+            fw = self.frameworks.get(fw_id)
+            if fw is None or "stream_id" not in fw:
+                return web.Response.text(f"Framework '{fw_id}' is not subscribed", 403 if fw else 400)
+            stream = req.headers.get("mesos-stream-id")
+            if stream != fw["stream_id"]:
+                return web.Response.text(f"The stream ID '{stream}' included in this request didn't match the "
+                                         f"stream ID currently associated with framework ID {fw_id}", 400)
+            if kind == "TEARDOWN":
+                self._remove_framework(fw)
+                return web.Response(202)
+            if kind == "KILL":
+                task_id = ((call.get("kill") or {}).get("task_id") or {}).get("value")  # type: ignore[union-attr]
+                if task_id in self.tasks:
+                    threading.Thread(target=self._kill, args=({"task_id": task_id},), daemon=True).start()
+                return web.Response(202)
+            if kind in SCHEDULER_CALLS:
+                return web.Response(202)
+        return web.Response.text(f"Failed to validate scheduler::Call: unknown type {kind!r}", 400)
+
+    def _subscribe(self, call: dict, req: web.Request) -> web.Response:
+        if req.headers.get("mesos-stream-id"):
+            return web.Response.text("Subscribe calls should not include the 'Mesos-Stream-Id' header", 400)
+        info = ((call.get("subscribe") or {}).get("framework_info")) or {}
+        if not isinstance(info, dict) or not info.get("user") or not info.get("name"):
+            return web.Response.text("Failed to validate scheduler::Call: framework_info needs 'user' and 'name'",
+                                     400)
+        with self.lock:
+            fw_id = (info.get("id") or {}).get("value") or self._new_framework_id()
+            fw = self.frameworks.get(fw_id)
+            if fw is not None and fw.get("events") is not None:
+                fw["events"].put(None)  # a resubscription replaces the old stream
+            fw = self.frameworks.setdefault(fw_id, {"id": fw_id, "registered_time": now()})
+            stream_id = new_id()
+            events: queue.Queue = queue.Queue()
+            fw.update({
+                "name": info["name"], "hostname": info.get("hostname") or "", "user": info["user"],
+                "role": info.get("role") or (info.get("roles") or ["*"])[0], "webui_url": info.get("webui_url") or "",
+                "failover_timeout": info.get("failover_timeout") or 0, "active": True, "connected": True,
+                "last_seen": now(), "stream_id": stream_id, "events": events,
+            })
+            fw.pop("pid", None)
+            log.info("Subscribed framework %s (%s) over HTTP", fw_id, info["name"])
+        subscribed = {"type": "SUBSCRIBED", "subscribed": {"framework_id": {"value": fw_id},
+                                                           "heartbeat_interval_seconds": HEARTBEAT_INTERVAL,
+                                                           "master_info": self.info}}
+        return web.Response(200, headers={"Content-Type": "application/json", "Mesos-Stream-Id": stream_id},
+                            stream=self._events(fw, stream_id, events, subscribed))
+
+    def _events(self, fw: dict, stream_id: str, events: queue.Queue, subscribed: dict) -> Iterator[bytes]:
+        try:
+            yield v1.recordio(subscribed)
+            yield v1.recordio({"type": "HEARTBEAT"})
+            while True:
+                try:
+                    event = events.get(timeout=HEARTBEAT_INTERVAL)
+                except queue.Empty:
+                    event = {"type": "HEARTBEAT"}
+                if event is None:
+                    return  # torn down or resubscribed: the master closes the stream
+                yield v1.recordio(event)
+        finally:
+            with self.lock:
+                if fw.get("stream_id") == stream_id:  # the scheduler went away: disconnected, not removed
+                    fw.update(active=False, connected=False)
+                    fw.pop("events", None)
+
+    def _remove_framework(self, fw: dict) -> None:
+        """TEARDOWN (the caller holds the lock): the framework's tasks are killed and it is completed."""
+        for task in [t for t in self.tasks.values() if t["framework_id"] == fw["id"] and t["state"] not in TERMINAL]:
+            threading.Thread(target=self._kill, args=({"task_id": task["id"]},), daemon=True).start()
+        events = fw.get("events")
+        fw.update(active=False, connected=False)
+        self.frameworks.pop(fw["id"], None)
+        self.completed_frameworks.append(self._framework_json(fw))
+        del self.completed_frameworks[: -int(self.flags["max_completed_frameworks"])]  # type: ignore[call-overload]
+        fw.pop("stream_id", None)
+        if events is not None:
+            events.put(None)
+        log.info("Framework %s torn down", fw["id"])
 
 
 def main(argv: list[str] | None = None) -> None:

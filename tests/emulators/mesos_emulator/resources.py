@@ -144,6 +144,21 @@ def fits(request: dict[str, float], free: dict[str, object]) -> bool:
     """Whether every scalar of `request` fits into `free`."""
     for name, value in request.items():
         available = free.get(name, 0.0)
+        if isinstance(value, str):  # ranges (`ports`): each asked range inside the agent's
+            if not ranges_within(value, str(available or "")):
+                return False
+            continue
         if not isinstance(available, int | float) or float(value) > float(available) + 1e-9:
             return False
     return True
+
+
+def ranges_within(wanted: str, offered: str) -> bool:
+    """Whether every range of `wanted` (`[31000-31000, 31005-31006]`) lies inside a range of `offered`."""
+    import re
+
+    have = [(int(a), int(b)) for a, b in re.findall(r"(\d+)-(\d+)", offered)]
+    return all(
+        any(low >= a and high <= b for a, b in have)
+        for low, high in ((int(a), int(b)) for a, b in re.findall(r"(\d+)-(\d+)", wanted))
+    )

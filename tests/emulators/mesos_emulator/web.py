@@ -7,12 +7,15 @@ import logging
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger("emulator")
+
+# Every answer says it comes from an emulator, in a header no client parses into a model.
+EMULATOR_HEADER = ("X-Stackbench-Emulator", "true")
 
 
 @dataclass
@@ -26,12 +29,19 @@ class Request:
     def json(self) -> object:
         return json.loads(self.body.decode("utf-8") or "null")
 
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter (`?force=true`)."""
+        return (self.query.get(name) or ["false"])[-1].lower() in ("true", "1", "")
+
 
 @dataclass
 class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # A long-lived body (SSE, RecordIO): sent chunked, piece by piece, until the iterator ends
+    # or the client goes away.
+    stream: Iterator[bytes] | None = None
 
     @classmethod
     def json(cls, value: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -71,10 +81,33 @@ def serve(bind: str, port: int, handler: Handler) -> ThreadingHTTPServer:
             self.send_response(response.status)
             for key, value in response.headers.items():
                 self.send_header(key, value)
+            self.send_header(*EMULATOR_HEADER)
+            if response.stream is not None:
+                self._stream(response.stream)
+                return
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
+
+        def _stream(self, pieces: Iterator[bytes]) -> None:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for piece in pieces:
+                    if piece:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:
+                pass  # the client went away
+            finally:
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _do
 
