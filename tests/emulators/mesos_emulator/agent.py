@@ -571,11 +571,9 @@ class Agent:
 
     # ---- v1 operator API (POST /api/v1) -----------------------------------------------
     def _operator(self, req: web.Request) -> web.Response:
-        if req.method != "POST":
-            return web.Response.text("Expecting a 'POST' request", 405)
-        call, error = v1.parse_call(req.body, req.headers.get("content-type", "application/json"))
-        if error:
-            return web.Response.text(*error[::-1])
+        call, refusal = v1.read_call(req)
+        if refusal:
+            return refusal
         kind = call["type"]  # type: ignore[index]
         if kind == "GET_HEALTH":
             return web.Response.json({"type": kind, "get_health": {"healthy": True}})

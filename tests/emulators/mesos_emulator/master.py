@@ -744,11 +744,9 @@ class Master:
                 "recovered": False, "registered_time": v1.time_info(fw["registered_time"])}
 
     def _operator(self, req: web.Request) -> web.Response:
-        if req.method != "POST":
-            return web.Response.text("Expecting a 'POST' request", 405)
-        call, error = v1.parse_call(req.body, req.headers.get("content-type", "application/json"))
-        if error:
-            return web.Response.text(*error[::-1])
+        call, refusal = v1.read_call(req)
+        if refusal:
+            return refusal
         kind = call["type"]  # type: ignore[index]
         with self.lock:
             if kind == "GET_HEALTH":
@@ -785,11 +783,9 @@ class Master:
 
     # ---- v1 scheduler API (POST /api/v1/scheduler) -----------------------------------
     def _scheduler(self, req: web.Request) -> web.Response:
-        if req.method != "POST":
-            return web.Response.text("Expecting a 'POST' request", 405)
-        call, error = v1.parse_call(req.body, req.headers.get("content-type", "application/json"))
-        if error:
-            return web.Response.text(*error[::-1])
+        call, refusal = v1.read_call(req)
+        if refusal:
+            return refusal
         kind = call["type"]  # type: ignore[index]
         if kind == "SUBSCRIBE":
             return self._subscribe(call, req)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+from . import web
 from .common import BUILD_DATE, BUILD_TIME, BUILD_USER
 
 
@@ -39,6 +40,16 @@ def version_info(version: str) -> dict[str, object]:
 def flags(values: dict[str, str]) -> list[dict[str, str]]:
     """v1 `Flag` list (GET_FLAGS)."""
     return [{"name": name, "value": value} for name, value in sorted(values.items())]
+
+
+def read_call(req: web.Request) -> tuple[dict | None, web.Response | None]:
+    """The v1 call a request carries (POST, JSON): (call, None), or (None, the answer Mesos gives otherwise)."""
+    if req.method != "POST":
+        return None, web.Response.text("Expecting a 'POST' request", 405)
+    call, error = parse_call(req.body, req.headers.get("content-type", "application/json"))
+    if error:
+        return None, web.Response.text(error[1], error[0])
+    return call, None
 
 
 def parse_call(body: bytes, content_type: str) -> tuple[dict | None, tuple[int, str] | None]:
