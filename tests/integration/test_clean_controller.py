@@ -10,9 +10,9 @@ python3-venv package, no clone of this repository). It installs:
 
 and then, as the unprivileged `stackbench` user, against an INI inventory directory with
 group_vars (how an operator writes one): `ansible-playbook stackbench.cluster.zookeeper`,
-`stackbench up etcd`, a limited check run, `stackbench capacity`, `stackbench validate-ha`
-and `stackbench report`. Wall times and what the controller had installed land in
-results/test/clean-controller.json.
+`stackbench up zookeeper` again (changes nothing), `stackbench up etcd`, a limited check run,
+`stackbench capacity`, `stackbench validate-ha` and `stackbench report`. Wall times and what
+the controller had installed land in results/test/clean-controller.json.
 """
 
 from __future__ import annotations
@@ -152,6 +152,13 @@ def test_ansible_playbook_runs_the_installed_collection_by_name(controller):
     rc, out = controller.sh("ansible-playbook -i ~/site stackbench.cluster.zookeeper", "zookeeper_playbook_s")
     assert rc == 0, out[-4000:]
     assert re.search(r"node1\s+: ok=\d+\s+changed=[1-9]", out), out[-2000:]
+
+
+def test_the_cli_from_the_wheel_reruns_zookeeper_without_a_change(controller):
+    rc, out = controller.sh("stackbench up zookeeper -i ~/site", "zookeeper_cli_rerun_s")
+    assert rc == 0, out[-4000:]
+    recap = re.findall(r"^\s+(node\d)\s+ok=\d+\s+changed=(\d+)", out, flags=re.M)
+    assert sorted(host for host, _ in recap) == list(MEMBERS) and all(c == "0" for _, c in recap), out[-2000:]
 
 
 def test_the_cli_from_the_wheel_stands_up_etcd_with_its_ca_next_to_the_inventory(controller):
