@@ -122,7 +122,8 @@ def require_groups(inventory: Inventory, spec: Any) -> dict[str, list[str]]:
 def _check_path(path: Path, text: str) -> None:
     if not path.exists():
         raise StackbenchError(f"inventory {text} does not exist",
-                              "give a path to an inventory file or directory", exit_code=2)
+                              "give -i with an inventory file or directory "
+                              "(`stackbench lab up` writes inventories/lab/NAME.yml)", exit_code=2)
     if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
         raise StackbenchError(f"inventory {text} is not readable", f"check its permissions (ls -l {text})",
                               exit_code=2)

@@ -6,7 +6,6 @@ the inventory is checked (readable, the stack's groups there), then the playbook
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from pathlib import Path
@@ -18,53 +17,15 @@ from stackbench.paths import collection_root
 from stackbench.runner import PlaybookOptions, PlaybookResult, display_path
 
 USAGE = 2
-# ansible's INVENTORY_IGNORE_EXTS: files an inventory directory may hold that are not inventory sources
-_NOT_INVENTORY = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
-_VARS_DIRS = ("group_vars", "host_vars")
 
 
 def check_inventory(inventory: str, spec: catalog.Stack) -> Path:
-    """The inventory the operator gave, refused (exit 2) when it is missing, unreadable or lacks the stack's groups."""
-    path = Path(inventory).expanduser()
-    hint = "give -i with an inventory file or directory (`stackbench lab up` writes inventories/lab/NAME.yml)"
-    if "," in inventory and not path.exists():  # ansible's inline `host1,host2,` list
-        sources = [path]
-    elif not path.exists():
-        raise StackbenchError(f"inventory {inventory} does not exist", hint, exit_code=USAGE)
-    else:
-        sources = _readable_sources(path, inventory)
-    if not sources:
-        raise StackbenchError(f"inventory {inventory} is a directory with no inventory in it "
-                              f"(only {'/'.join(_VARS_DIRS)} or nothing)", hint, exit_code=USAGE)
+    """The inventory the operator gave, refused (exit 2) when it is missing, unreadable, holds no hosts or
+    lacks the stack's groups: read the way ansible-playbook reads it (stackbench.inventory)."""
     from stackbench.inventory import read_inventory, require_groups  # lazily: only the -i path needs it
 
-    require_groups(read_inventory(path), spec)
-    return path
-
-
-def _readable_sources(path: Path, inventory: str) -> list[Path]:
-    try:
-        if path.is_dir():
-            return _inventory_sources(path)
-        with path.open("rb") as handle:
-            handle.read(1)
-        return [path]
-    except OSError as exc:
-        raise StackbenchError(f"inventory {inventory} is not readable: {exc.strerror or exc}",
-                              f"check its permissions (ls -l {inventory})", exit_code=USAGE) from None
-
-
-def _inventory_sources(directory: Path) -> list[Path]:
-    """What ansible would read as inventory in `directory` (it raises OSError when it cannot list it)."""
-    found = []
-    for entry in sorted(directory.iterdir()):
-        if entry.name.startswith(".") or entry.name in _VARS_DIRS or entry.name.endswith(_NOT_INVENTORY):
-            continue
-        if entry.is_dir():
-            found += _inventory_sources(entry)
-        elif os.access(entry, os.R_OK):
-            found.append(entry)
-    return found
+    require_groups(read_inventory(inventory), spec)
+    return Path(inventory).expanduser()
 
 
 def up(stack: str, inventory: str | None = None, nodes: int | None = None,

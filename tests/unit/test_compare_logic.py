@@ -26,15 +26,19 @@ INVENTORY = {
 }
 
 
-def test_inventory_groups_flatten_children_and_keep_addresses():
-    groups, addresses = logic.inventory_groups(INVENTORY)
-    assert groups["kube"] == ["w1"] and groups["kube_nodes"] == ["w1"]
-    assert set(groups["all"]) == {"m1", "a1", "w1"}
-    assert addresses == {"m1": "10.0.0.1", "a1": "10.0.0.2", "w1": "w1"}
+def test_bench_members_come_from_ansibles_reader_with_children_and_addresses(tmp_path):
+    from stackbench.bench.rolling import inventory_members
+
+    path = tmp_path / "hosts.yml"
+    path.write_text(json.dumps(INVENTORY))
+    assert inventory_members(path, "kube_nodes") == {"w1": "w1"}  # nested under kube, no ansible_host
+    assert inventory_members(path, "zookeeper") == {"m1": "10.0.0.1"}
+    assert inventory_members(path, "etcd") == {}
 
 
 def test_missing_groups_name_what_a_stack_lacks():
-    groups, _ = logic.inventory_groups(INVENTORY)
+    groups = {"zookeeper": ["m1"], "mesos_masters": ["m1"], "marathon": ["m1"], "mesos_agents": ["a1"],
+              "kube_nodes": ["w1"]}
     assert logic.missing_groups("mesos", groups) == []
     assert logic.missing_groups("kubernetes", groups) == ["etcd", "kube_control_plane"]
     groups = {"etcd": [], "kube_control_plane": ["x"], "kube_nodes": ["x"]}

@@ -125,15 +125,6 @@ def build_collections(mirror: Path, log: Log) -> list[Path]:
     return written
 
 
-def write_index(directory: Path) -> None:
-    """An HTML page of links, for clients that want one (pip reads nginx's autoindex as well)."""
-    links = "".join(f'<a href="{p.name}">{p.name}</a><br>\n' for p in sorted(directory.iterdir())
-                    if p.is_file() and not p.name.startswith("."))
-    buf = io.StringIO()
-    buf.write(f"<!doctype html><html><body>\n{links}</body></html>\n")
-    (directory / "index.html").write_text(buf.getvalue())
-
-
 def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
     written = build_wheels(mirror, log, force=force) + build_collections(mirror, log)
     log(f"artifacts {NAME}: {len(written)} files under {mirror / WHEELS_PATH} and {mirror / COLLECTIONS_PATH}")

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from stackbench.compare.logic import inventory_groups
 from stackbench.errors import StackbenchError
 from stackbench.paths import REPO_ROOT, results_dir
 
@@ -34,10 +31,10 @@ def ansible_program(name: str) -> str:
 
 def inventory_members(inventory: Path, group: str) -> dict[str, str]:
     """{host: address} of the group's hosts, as Ansible resolves the inventory (any format, group_vars)."""
-    listed = subprocess.run([ansible_program("ansible-inventory"), "-i", str(inventory), "--list", "--yaml"],
-                            check=True, capture_output=True, text=True, cwd=REPO_ROOT).stdout
-    groups, addresses = inventory_groups(yaml.safe_load(listed) or {})
-    return {host: addresses.get(host, host) for host in groups.get(group, [])}
+    from stackbench.inventory import read_inventory
+
+    members = read_inventory(inventory)
+    return {host: members.address(host) for host in members.groups.get(group, [])}
 
 
 def longest_gap(times: Iterable[float], start: float | None = None, end: float | None = None) -> float:

@@ -16,34 +16,6 @@ def missing_groups(stack: str, groups: Mapping[str, Iterable[str]]) -> list[str]
     return catalog.get(stack).missing_groups(groups)
 
 
-def inventory_groups(document: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """`ansible-inventory --list --yaml` output (as loaded) -> ({group: [hosts]}, {host: address}), children flattened.
-
-    Only for that output (bench/rolling.py); an inventory itself is read by stackbench.inventory.read_inventory,
-    which is ansible-core's reader (INI, directories, group_vars, plugins).
-    """
-    groups: dict[str, list[str]] = {}
-    addresses: dict[str, str] = {}
-
-    def walk(name: str, node: Mapping[str, Any] | None) -> list[str]:
-        node = node or {}
-        hosts: list[str] = []
-        for host, hostvars in (node.get("hosts") or {}).items():
-            hosts.append(host)
-            address = (hostvars or {}).get("ansible_host")
-            if address or host not in addresses:
-                addresses[host] = str(address or host)
-        for child, child_node in (node.get("children") or {}).items():
-            hosts.extend(walk(child, child_node))
-        unique = list(dict.fromkeys(hosts))
-        groups[name] = list(dict.fromkeys(groups.get(name, []) + unique))
-        return unique
-
-    for name, node in (document or {}).items():
-        walk(name, node)
-    return groups, addresses
-
-
 def stamp(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"[{seconds // 60:02d}:{seconds % 60:02d}]"

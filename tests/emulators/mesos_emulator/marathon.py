@@ -846,6 +846,10 @@ class Marathon:
         self.deploys[deployment_id] = {**deployment_doc(deployment_id, version, app_id, actions), "_original": original}
         return deployment_id
 
+    def _refuse_change(self, app_id: str, app: dict | None, req: web.Request) -> web.Response | None:
+        """Marathon's answer to a change of an app that does not exist (404) or is being deployed (409)."""
+        return self._not_found(app_id) if app is None else self._locked(app_id, req)
+
     def _locked(self, app_id: str, req: web.Request) -> web.Response | None:
         """409 while a deployment touches the app, unless ?force=true (which cancels it), like Marathon."""
         # judged from the same state the app's view shows, so a client that saw the app settle is not refused
@@ -1132,11 +1136,9 @@ class Marathon:
                     return self._not_found(app_id)
                 return web.Response.json({"app": self._app_view(app, True)})
             if req.method == "DELETE":
-                if app is None:
-                    return self._not_found(app_id)
-                locked = self._locked(app_id, req)
-                if locked:
-                    return locked
+                refused = self._refuse_change(app_id, app, req)
+                if refused:
+                    return refused
                 version = iso(now())
                 deployment_id = self._start_deployment(app_id, version, ["StopApplication"], app)
                 del self.apps[app_id]
@@ -1180,11 +1182,9 @@ class Marathon:
             return web.Response.json({"message": "HTTP 405 Method Not Allowed"}, 405)
         with self.lock:
             app = self.apps.get(app_id)
-            if app is None:
-                return self._not_found(app_id)
-            locked = self._locked(app_id, req)
-            if locked:
-                return locked
+            refused = self._refuse_change(app_id, app, req)
+            if refused:
+                return refused
             version = iso(now())
             # a restart is a new configuration at the same definition: every task is replaced
             restarted = {**app, "version": version, "versionInfo": {"lastScalingAt": version,
