@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.stackbench.cluster.plugins.module_utils import zookeeper_reconfig as reconfig
 
 _HEX512 = re.compile(r"^[0-9a-fA-F]{128}$")
 
@@ -97,6 +98,36 @@ def zookeeper_restart_order(members: Iterable[str], pending: Iterable[str], lead
     return [m for m in wanted if m != leader] + [m for m in wanted if m == leader]
 
 
+def zookeeper_super_digest(password: str) -> str:
+    """The `DigestAuthenticationProvider.superDigest` value for the superuser password."""
+    if not password:
+        raise AnsibleFilterError("zookeeper_super_digest: the password is empty")
+    return reconfig.super_digest(password)
+
+
+def zookeeper_server_line(member: Mapping[str, Any], quorum_port: int, election_port: int, client_port: int) -> str:
+    """The dynamic config line of a member ({id, address})."""
+    return reconfig.server_line(member, int(quorum_port), int(election_port), int(client_port))
+
+
+def zookeeper_membership_plan(live: Iterable[Mapping[str, Any]],
+                              members: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the group adds to the live membership; live ids the group lacks; changed addresses."""
+    return reconfig.membership_plan(live, members)
+
+
+def zookeeper_removal_errors(members: Iterable[Mapping[str, Any]], remove: Any, live_ids: Iterable[int],
+                             serving: Iterable[str], dynamic: bool) -> list[str]:
+    """Why removing members is refused ([] when the ensemble keeps its quorum)."""
+    names = [n.strip() for n in remove.split(",")] if isinstance(remove, str) else [str(n) for n in remove]
+    return reconfig.removal_errors(members, names, live_ids, serving, bool(dynamic))
+
+
+def zookeeper_version_error(installed: str, wanted: str, allow_downgrade: bool = False) -> str:
+    """Why moving the installed release to `wanted` is refused ("" when allowed)."""
+    return reconfig.version_change_error(installed or "", str(wanted), bool(allow_downgrade))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -104,4 +135,9 @@ class FilterModule:
             "zookeeper_heap_mb": zookeeper_heap_mb,
             "zookeeper_ensemble_errors": zookeeper_ensemble_errors,
             "zookeeper_restart_order": zookeeper_restart_order,
+            "zookeeper_super_digest": zookeeper_super_digest,
+            "zookeeper_server_line": zookeeper_server_line,
+            "zookeeper_membership_plan": zookeeper_membership_plan,
+            "zookeeper_removal_errors": zookeeper_removal_errors,
+            "zookeeper_version_error": zookeeper_version_error,
         }

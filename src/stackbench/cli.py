@@ -130,7 +130,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     from stackbench import stacks
 
-    return stacks.down(args.stack, inventory=args.inventory, options=playbook_options(args))
+    return stacks.down(args.stack, inventory=args.inventory, options=playbook_options(args), confirmed=args.yes)
 
 
 def cmd_capacity(args: argparse.Namespace) -> int:
@@ -224,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     up_p = stack_cmd("up", cmd_up, "stand up a stack (on the lab when no inventory is given)")
     up_p.add_argument("--nodes", type=int, help="lab hosts (only without -i)")
-    stack_cmd("down", cmd_down, "tear a stack down (the lab: remove its hosts)")
+    down_p = stack_cmd("down", cmd_down, "tear a stack down (the lab: remove its hosts; with -i: run its reset "
+                                         "playbook, which removes everything the stack made on the hosts)")
+    down_p.add_argument("--yes", action="store_true", help="do not ask before wiping the hosts of -i")
     stack_cmd("capacity", cmd_capacity, "measure each host and what the cluster offers (playbooks/capacity.yml)")
     stack_cmd("validate-ha", cmd_validate_ha, "take each leader down and measure the failover "
                                               "(playbooks/validate-ha.yml)")

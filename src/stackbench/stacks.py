@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +41,34 @@ def up(stack: str, inventory: str | None = None, nodes: int | None = None,
     return _run(spec, "up", playbook, inventory_path, options, f"{verb} {spec.name}")
 
 
-def down(stack: str, inventory: str | None = None, options: PlaybookOptions | None = None) -> int:
+def down(stack: str, inventory: str | None = None, options: PlaybookOptions | None = None,
+         confirmed: bool = False, ask: Callable[[str], str] | None = None) -> int:
     spec = catalog.get(stack)
     options = _checked(options)
     if inventory:
         reset = spec.playbook("reset")
-        return _run(spec, "down", reset, check_inventory(inventory, spec), options, f"tearing {spec.name} down")
+        inventory_path = check_inventory(inventory, spec)
+        if not options.check and not confirmed:
+            confirm_reset(spec.label, inventory_path, ask)
+        # the playbook asks too; answered here, it must not wait on a prompt nobody sees
+        options = replace(options, extra_vars=[*options.extra_vars, "reset_confirmed=true"])
+        return _run(spec, "down", reset, inventory_path, options, f"tearing {spec.name} down")
     from stackbench.lab.lab import Lab
 
     Lab(spec.name).down()
     return 0
+
+
+def confirm_reset(label: str, inventory: Path, ask: Callable[[str], str] | None = None) -> None:
+    """Ask for `yes` on a terminal; refuse (exit 2) without one, or on any other answer."""
+    if ask is None:
+        if not sys.stdin.isatty():
+            raise StackbenchError(f"refusing to remove {label} from the hosts of {inventory} without confirmation",
+                                  "pass --yes (or -e reset_confirmed=true to the playbook)", exit_code=USAGE)
+        ask = input
+    answer = ask(f"This removes {label}, with its data, from every host of {inventory}. Type yes to go on: ")
+    if answer.strip() != "yes":
+        raise StackbenchError("not confirmed: nothing was changed", "type yes, or pass --yes", exit_code=USAGE)
 
 
 def capacity(stack: str, inventory: str | None = None, options: PlaybookOptions | None = None) -> int:

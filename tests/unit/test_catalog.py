@@ -167,8 +167,8 @@ def test_the_cli_refuses_an_unknown_stack_with_exit_2(argv, capsys):
 
 
 def test_a_missing_lifecycle_playbook_is_refused_by_name():
-    with pytest.raises(StackbenchError, match=r"no reset playbook for mesos yet \(playbooks/mesos-reset.yml\)"):
-        catalog.get("mesos").playbook("reset")
+    with pytest.raises(StackbenchError, match=r"no upgrade playbook for mesos yet \(playbooks/mesos-upgrade.yml\)"):
+        catalog.get("mesos").playbook("upgrade")
 
 
 def test_role_defaults_are_read_as_yaml(tmp_path):

@@ -233,3 +233,31 @@ def test_up_without_inventory_uses_the_lab(monkeypatch, runs, capsys):
     monkeypatch.setattr(stacks, "lab_inventory", lambda stack, nodes: made.append((stack, nodes)) or Path("lab.yml"))
     assert cli.main(["up", "etcd", "--nodes", "3"]) == 0
     assert made == [("etcd", 3)] and runs[0]["inventory"] == Path("lab.yml")
+
+
+def test_down_with_an_inventory_runs_the_reset_playbook_once_confirmed(inventory, groups_checked, runs, capsys):
+    assert cli.main(["down", "zookeeper", "-i", str(inventory), "--yes"]) == 0
+    (call,) = runs
+    assert Path(call["playbook"]).name == "zookeeper-reset.yml"
+    assert call["options"].extra_vars == ["reset_confirmed=true"]
+
+
+def test_down_asks_and_anything_but_yes_changes_nothing(inventory, groups_checked, runs):
+    asked = []
+    with pytest.raises(StackbenchError, match="not confirmed: nothing was changed"):
+        stacks.down("mesos", inventory=str(inventory), ask=lambda q: asked.append(q) or "y")
+    assert runs == [] and "Type yes" in asked[0]
+    assert stacks.down("mesos", inventory=str(inventory), ask=lambda q: "yes") == 0
+    assert Path(runs[0]["playbook"]).name == "mesos-reset.yml"
+
+
+def test_down_without_a_terminal_or_yes_is_refused_with_exit_2(inventory, groups_checked, runs, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert cli.main(["down", "mesos", "-i", str(inventory)]) == 2
+    assert runs == [] and "pass --yes" in capsys.readouterr().err
+
+
+def test_down_in_check_mode_needs_no_confirmation(inventory, groups_checked, runs, monkeypatch):
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert cli.main(["down", "zookeeper", "-i", str(inventory), "--check"]) == 0
+    assert runs[0]["options"].check

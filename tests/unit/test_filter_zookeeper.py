@@ -15,8 +15,10 @@ NAME = "apache-zookeeper-3.8.6-bin.tar.gz"
 
 
 def test_filter_names_are_unchanged():
-    assert sorted(filters.FilterModule().filters()) == ["zookeeper_ensemble_errors", "zookeeper_heap_mb",
-                                                         "zookeeper_restart_order", "zookeeper_sha512"]
+    assert sorted(filters.FilterModule().filters()) == [
+        "zookeeper_ensemble_errors", "zookeeper_heap_mb", "zookeeper_membership_plan", "zookeeper_removal_errors",
+        "zookeeper_restart_order", "zookeeper_server_line", "zookeeper_sha512", "zookeeper_super_digest",
+        "zookeeper_version_error"]
 
 
 # --- checksum files -------------------------------------------------------------------

@@ -4,7 +4,8 @@ The first play runs the checks of every role the playbook uses (the shared kuber
 etcd, pki, control plane, load balancer, containerd, pod network, node, CoreDNS). The hosts are
 local connections: the checks read facts, variables and a local HTTP server that publishes the
 release binaries of one version and nothing else; each test breaks one input and asserts that
-nothing changed and that the etcd play never started.
+nothing changed and that the etcd play never started. Each test's run is declared with `case` and
+started by the module fixture `runs`, several at once (see local_playbook.run_cases).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import http.server
 import re
 import subprocess
 import threading
-from pathlib import Path
-from unittest import mock
+from collections.abc import Iterator
+from concurrent.futures import Future
 
 import local_playbook
 import pytest
-from local_playbook import run_local_playbook
+from local_playbook import Case, case
 
 LAYOUT = {
     "etcd": ["c1", "c2", "c3"],
@@ -47,9 +48,16 @@ def mirror(tmp_path_factory):
     server.shutdown()
 
 
-def run(tmp_path: Path, groups: dict[str, list[str]], extra: dict, ungrouped: tuple[str, ...] = ()):
-    return run_local_playbook(tmp_path, "kubernetes.yml", groups, extra, ungrouped,
-                              env={"ANSIBLE_GATHER_SUBSET": "!all,network"})
+@pytest.fixture(scope="module")
+def runs(request, tmp_path_factory, mirror) -> Iterator[dict[str, Future]]:
+    yield from local_playbook.run_cases(request, tmp_path_factory, "kubernetes.yml", {"mirror": mirror},
+                                        env={"ANSIBLE_GATHER_SUBSET": "!all,network"})
+
+
+@pytest.fixture
+def result(request, runs) -> subprocess.CompletedProcess:
+    """The finished run of this test's `case`."""
+    return runs[request.node.nodeid].result()
 
 
 def assert_stopped_early(result: subprocess.CompletedProcess, message: str) -> None:
@@ -70,110 +78,103 @@ def valid(mirror: str, **changes) -> dict:
     }
 
 
-def test_even_etcd_count(tmp_path, mirror):
-    groups = {**LAYOUT, "etcd": ["c1", "c2"]}
-    assert_stopped_early(run(tmp_path, groups, valid(mirror)), "an odd number in etcd (2;")
+@case(lambda mirror: Case({**LAYOUT, "etcd": ["c1", "c2"]}, valid(mirror)))
+def test_even_etcd_count(result):
+    assert_stopped_early(result, "an odd number in etcd (2;")
 
 
-def test_pod_cidr_overlapping_the_service_cidr(tmp_path, mirror):
-    extra = valid(mirror, kubernetes_service_cidr="198.18.128.0/20")
-    assert_stopped_early(run(tmp_path, LAYOUT, extra), "must not overlap each other nor the hosts' networks")
+@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_service_cidr="198.18.128.0/20")))
+def test_pod_cidr_overlapping_the_service_cidr(result):
+    assert_stopped_early(result, "must not overlap each other nor the hosts' networks")
 
 
-def test_pod_cidr_overlapping_the_host_network(tmp_path, mirror):
-    # together they hold every address
-    extra = valid(mirror, kubernetes_pod_cidr="0.0.0.0/1", kubernetes_service_cidr="128.0.0.0/1")
-    assert_stopped_early(run(tmp_path, LAYOUT, extra), "must not overlap each other nor the hosts' networks")
+@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_pod_cidr="0.0.0.0/1",  # together they hold every address
+                                        kubernetes_service_cidr="128.0.0.0/1")))
+def test_pod_cidr_overlapping_the_host_network(result):
+    assert_stopped_early(result, "must not overlap each other nor the hosts' networks")
 
 
-def test_host_in_no_group(tmp_path, mirror):
-    assert_stopped_early(run(tmp_path, LAYOUT, valid(mirror), ungrouped=("stray",)), "are in none of")
+@case(lambda mirror: Case(LAYOUT, valid(mirror), ungrouped=("stray",)))
+def test_host_in_no_group(result):
+    assert_stopped_early(result, "are in none of")
 
 
-def test_version_without_artifacts(tmp_path, mirror):
-    result = run(tmp_path, LAYOUT, valid(mirror, kubernetes_version="1.99.0"))
+@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_version="1.99.0")))
+def test_version_without_artifacts(result):
     assert_stopped_early(result, "missing artifacts for v1.99.0")
 
 
-def test_preloaded_image_missing_from_the_mirror(tmp_path, mirror):
-    image = f"{mirror}/images/coredns-9.9.9.tar"
-    extra = valid(mirror, containerd_preload_images=[
-        {"name": "stackbench.local/coredns:9.9.9", "url": image, "checksum_url": f"{image}.sha256"}])
-    result = run(tmp_path, LAYOUT, extra)
+def missing_image(mirror: str) -> str:
+    return f"{mirror}/images/coredns-9.9.9.tar"
+
+
+@case(lambda mirror: Case(LAYOUT, valid(mirror, containerd_preload_images=[
+    {"name": "stackbench.local/coredns:9.9.9", "url": missing_image(mirror),
+     "checksum_url": f"{missing_image(mirror)}.sha256"}])))
+def test_preloaded_image_missing_from_the_mirror(result, mirror):
     assert_stopped_early(result, "containerd: image archives to preload")
-    assert image in result.stdout
+    assert missing_image(mirror) in result.stdout
 
 
-def test_cluster_dns_outside_the_service_cidr(tmp_path, mirror):
-    result = run(tmp_path, LAYOUT, valid(mirror, kubernetes_cluster_dns="10.200.0.10"))
+@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_cluster_dns="10.200.0.10")))
+def test_cluster_dns_outside_the_service_cidr(result):
     assert_stopped_early(result, "kubernetes_node: the cluster DNS address 10.200.0.10 (kubernetes_cluster_dns")
     assert "is not inside the service CIDR 198.19.0.0/16" in result.stdout
 
 
-def test_node_pod_subnet_without_room_for_max_pods(tmp_path, mirror):
-    result = run(tmp_path, LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=30))
+@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=30)))
+def test_node_pod_subnet_without_room_for_max_pods(result):
     assert_stopped_early(result, "kubernetes_node: a /30 node pod subnet (kubernetes_node_pod_cidr_prefix) "
                                  "has 4 addresses, 1 of")
     assert ("fewer than the kubelet's maxPods 110 (kubernetes_node_kubelet_max_pods). "
             "Use a prefix of /25") in result.stdout
 
 
-def test_node_pod_subnet_follows_the_max_pods_setting(tmp_path, mirror):
-    result = run(tmp_path, LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=26,
-                                         kubernetes_node_kubelet_max_pods=120))
+@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=26,
+                                        kubernetes_node_kubelet_max_pods=120)))
+def test_node_pod_subnet_follows_the_max_pods_setting(result):
     assert_stopped_early(result, "has 64 addresses, 61 of them for pods")
     assert ("fewer than the kubelet's maxPods 120 (kubernetes_node_kubelet_max_pods). "
             "Use a prefix of /25") in result.stdout
 
 
+# The pod subnet check passes; the CoreDNS check, the last of the first play, then refuses
+# an address outside the service CIDR before any host changes.
 @pytest.mark.parametrize(("prefix", "max_pods"), [
     (25, {}),  # 125 pod addresses hold the default 110
     (26, {"kubernetes_node_kubelet_max_pods": 61}),  # 61 pod addresses, exactly
     (26, {"kubernetes_kubelet_max_pods": 50}),  # the name before the role split still counts
 ])
-def test_node_pod_subnet_large_enough_passes_and_coredns_checks_in_the_first_play(tmp_path, mirror, prefix, max_pods):
-    # The pod subnet check passes; the CoreDNS check, the last of the first play, then refuses
-    # an address outside the service CIDR before any host changes.
-    extra = valid(mirror, kubernetes_node_pod_cidr_prefix=prefix, coredns_cluster_ip="10.200.0.10", **max_pods)
-    result = run(tmp_path, LAYOUT, extra)
+@case(lambda mirror, prefix, max_pods: Case(LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=prefix,
+                                                          coredns_cluster_ip="10.200.0.10", **max_pods)))
+def test_node_pod_subnet_large_enough_passes_and_coredns_checks_in_the_first_play(result, prefix, max_pods):
     assert_stopped_early(result, "coredns_cluster_ip 10.200.0.10 is not inside the service CIDR 198.19.0.0/16")
     assert "kubernetes_node: a /" not in result.stdout
 
 
-def run_limited(tmp_path: Path, limit: str, extra: dict, *args: str) -> subprocess.CompletedProcess:
-    """`run` over LAYOUT with `--limit LIMIT` and ARGS (local_playbook takes no extra arguments, so
-    they are appended to its ansible-playbook command)."""
-    real_run = subprocess.run
-
-    def with_limit(command, **kwargs):
-        return real_run([*command, "--limit", limit, *args], **kwargs)
-
-    with mock.patch.object(local_playbook.subprocess, "run", with_limit):
-        return run(tmp_path, LAYOUT, extra)
-
-
-def test_limit_to_some_etcd_members_is_refused(tmp_path, mirror):
-    result = run_limited(tmp_path, "c1", valid(mirror))
+@case(lambda mirror: Case(LAYOUT, valid(mirror), args=("--limit", "c1")))
+def test_limit_to_some_etcd_members_is_refused(result):
     assert_stopped_early(result, "etcd: members c2, c3 of cluster 'stackbench-etcd' are limited out of this play")
     assert "-e etcd_allow_partial_limit=true" in result.stdout
 
 
-def test_limit_to_a_worker_reads_the_hosts_outside_the_play(tmp_path, mirror):
-    # Adding w1 alone: etcd and the control plane are not in the play, their facts are read
-    # (the pod network check passes with their networks); the node check then refuses the DNS
-    # address, so the run still stops before any change.
-    result = run_limited(tmp_path, "w1", valid(mirror, kubernetes_cluster_dns="10.200.0.10"))
+# Adding w1 alone: etcd and the control plane are not in the play, their facts are read
+# (the pod network check passes with their networks); the node check then refuses the DNS
+# address, so the run still stops before any change.
+@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_cluster_dns="10.200.0.10"), args=("--limit", "w1")))
+def test_limit_to_a_worker_reads_the_hosts_outside_the_play(result):
     assert_stopped_early(result, "kubernetes_node: the cluster DNS address 10.200.0.10")
     assert "ok: [w1 -> c3] => (item=c3)" in result.stdout  # the setup delegated to a host outside the play
     assert "kubernetes_pod_network: the pod CIDR" not in result.stdout
     assert "limited out" not in result.stdout
 
 
-def test_check_mode_with_some_etcd_members_reads_the_others(tmp_path, mirror):
-    # --check may limit a quorum group: c2 and c3 are read (address, data dir) for the member
-    # checks, which then pass; the node check stops the run before any change.
-    # (Any later check may be the one that stops it; the bad DNS address makes sure one does.)
-    result = run_limited(tmp_path, "c1", valid(mirror, kubernetes_cluster_dns="10.200.0.10"), "--check")
+# --check may limit a quorum group: c2 and c3 are read (address, data dir) for the member
+# checks, which then pass; the node check stops the run before any change.
+# (Any later check may be the one that stops it; the bad DNS address makes sure one does.)
+@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_cluster_dns="10.200.0.10"),
+                          args=("--limit", "c1", "--check")))
+def test_check_mode_with_some_etcd_members_reads_the_others(result):
     assert_stopped_early(result, "")
     assert ("TASK [stackbench.cluster.etcd : Assert the membership is sound (odd size, unique names and addresses)] "
             "***\nok: [c1]") in re.sub(r"\n\w+day \d\d \w+ .*\n", "\n", result.stdout)

@@ -16,6 +16,9 @@ directory of the program it runs (symbolic links resolved), so nothing edits the
 and a process still shows as `python3 .../sbin/mesos-master` (what the control-plane cost
 sampler looks for).
 
+Every version in MESOS_VERSIONS / MARATHON_VERSIONS is built (a rolling upgrade in the lab moves
+from one to the next); each archive holds `lib/mesos-emulator/mesos_emulator/VERSION.json`, so the
+daemons report the version they were packaged as (`/version`, `/v2/info`, GET_VERSION, `--version`).
 Each with a `.sha256` file in sha256sum form. The archives are reproducible (sorted members,
 fixed mtimes and owners, gzip mtime 0); a rebuild happens only when the emulator sources or
 kazoo change.
@@ -27,6 +30,7 @@ import gzip
 import hashlib
 import importlib.util
 import io
+import json
 import posixpath
 import stat
 import tarfile
@@ -37,10 +41,14 @@ from stackbench.errors import StackbenchError
 from stackbench.paths import REPO_ROOT
 
 NAME = "emulators"
-DESCRIPTION = "Mesos 1.11 master/agent and Marathon 1.10 emulators (lab only), as install-tree archives"
+DESCRIPTION = ("Mesos 1.10/1.11 master/agent and Marathon 1.9/1.10 emulators (lab only), as install-tree "
+               "archives")
 
-MESOS_VERSION = "1.11.0"
-MARATHON_VERSION = "1.10.26"
+# the default (what the roles install unless told otherwise) is the last of each
+MESOS_VERSIONS = ("1.10.0", "1.11.0")
+MARATHON_VERSIONS = ("1.9.109", "1.10.26")
+MESOS_VERSION = MESOS_VERSIONS[-1]
+MARATHON_VERSION = MARATHON_VERSIONS[-1]
 SOURCE_DATE_EPOCH = 1767225600
 EMULATOR_ROOT = REPO_ROOT / "tests" / "emulators"
 
@@ -67,10 +75,15 @@ def kazoo_dir() -> Path:
 
 
 def members(
-    top: str, scripts: dict[str, str], emulator_root: Path = EMULATOR_ROOT, kazoo: Path | None = None
+    top: str,
+    scripts: dict[str, str],
+    emulator_root: Path = EMULATOR_ROOT,
+    kazoo: Path | None = None,
+    versions: dict[str, str] | None = None,
 ) -> list[tuple[str, bytes, int]]:
     """(path in archive, content, mode) for one archive, sorted by path; `scripts` maps where each
-    program is run from (a link) to its name in tests/emulators/bin. A link's content is its target."""
+    program is run from (a link) to its name in tests/emulators/bin. A link's content is its target.
+    `versions` ({"mesos": V} or {"marathon": V}) is what the packaged daemons report."""
     kazoo = kazoo or kazoo_dir()
     out: list[tuple[str, bytes, int]] = []
     lib = f"{top}/lib/mesos-emulator"
@@ -81,7 +94,11 @@ def members(
         out.append((f"{top}/{target}", link.encode(), stat.S_IFLNK | 0o755))
     package = emulator_root / "mesos_emulator"
     for path in _python_files(package):
+        if path.name == "VERSION.json":
+            continue  # only the builder writes it
         out.append((f"{lib}/mesos_emulator/{path.relative_to(package)}", path.read_bytes(), 0o644))
+    if versions:
+        out.append((f"{lib}/mesos_emulator/VERSION.json", json.dumps(versions, sort_keys=True).encode() + b"\n", 0o644))
     for path in _python_files(kazoo):
         if {"tests", "testing"} & set(path.relative_to(kazoo).parts):
             continue
@@ -134,12 +151,21 @@ def _write(mirror: Path, relpath: Path, data: bytes, force: bool, log: Log) -> l
     return [target, checksum]
 
 
+def mesos_archive(version: str = MESOS_VERSION, kazoo: Path | None = None) -> bytes:
+    scripts = {"sbin/mesos-master": "mesos-master", "sbin/mesos-agent": "mesos-agent"}
+    return archive_bytes(members(f"mesos-{version}", scripts, kazoo=kazoo, versions={"mesos": version}))
+
+
+def marathon_archive(version: str = MARATHON_VERSION, kazoo: Path | None = None) -> bytes:
+    scripts = {"bin/marathon": "marathon"}
+    return archive_bytes(members(f"marathon-{version}", scripts, kazoo=kazoo, versions={"marathon": version}))
+
+
 def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
-    mesos = archive_bytes(
-        members(f"mesos-{MESOS_VERSION}", {"sbin/mesos-master": "mesos-master", "sbin/mesos-agent": "mesos-agent"})
-    )
-    marathon = archive_bytes(members(f"marathon-{MARATHON_VERSION}", {"bin/marathon": "marathon"}))
-    return [
-        *_write(mirror, mesos_relpath(), mesos, force, log),
-        *_write(mirror, marathon_relpath(), marathon, force, log),
-    ]
+    kazoo = kazoo_dir()
+    written: list[Path] = []
+    for version in MESOS_VERSIONS:
+        written += _write(mirror, mesos_relpath(version), mesos_archive(version, kazoo), force, log)
+    for version in MARATHON_VERSIONS:
+        written += _write(mirror, marathon_relpath(version), marathon_archive(version, kazoo), force, log)
+    return written

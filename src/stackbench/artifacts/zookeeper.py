@@ -13,9 +13,11 @@ upstream `zookeeper-assembly` module assembles it, from real upstream pieces:
   apt state under the build dir; apt checks it against the signed Sources index). Debian
   has 3.8.0, so the scripts are 3.8.0's; the jars are a newer 3.8 patch release.
 
-Version: 3.8.6. Maven Central (as reachable here) also has `zookeeper-3.8.7.jar`, but not
-`org.apache.zookeeper:parent:3.8.7`, so 3.8.7's dependency set cannot be resolved; 3.8.6
-is the newest 3.8 release that resolves completely.
+Versions: 3.8.6 (the default, roles/zookeeper's zookeeper_version) and 3.8.5 (the release
+before it, so that the lab can test a rolling upgrade 3.8.5 -> 3.8.6). Maven Central (as
+reachable here) also has `zookeeper-3.8.7.jar`, but not `org.apache.zookeeper:parent:3.8.7`,
+so 3.8.7's dependency set cannot be resolved; 3.8.6 is the newest 3.8 release that resolves
+completely.
 
 Output: `<mirror>/apache/zookeeper/zookeeper-V/apache-zookeeper-V-bin.tar.gz` and its
 `.sha512` in the `sha512sum` form Apache publishes (`<hex>  <file name>`).
@@ -40,6 +42,8 @@ NAME = "zookeeper"
 DESCRIPTION = "Apache ZooKeeper bin tarball (Maven Central jars, upstream scripts from Debian's orig tarball)"
 
 VERSION = "3.8.6"
+# Every release the mirror gets; the older one is the starting point of the lab's upgrade test.
+VERSIONS: tuple[str, ...] = ("3.8.5", VERSION)
 DEBIAN_SOURCE_PACKAGE = "zookeeper"
 # Fixed member mtime (2026-01-01T00:00:00Z) so that rebuilding gives the same bytes.
 SOURCE_DATE_EPOCH = 1767225600
@@ -57,7 +61,7 @@ ASSEMBLY_DEPENDENCIES: tuple[tuple[str, str, bool], ...] = (
     ("org.eclipse.jetty", "jetty-server", False),
     ("org.eclipse.jetty", "jetty-servlet", False),
     ("com.fasterxml.jackson.core", "jackson-databind", False),
-    ("org.jline", "jline", False),  # 3.8.x moved to JLine 3 (jline:jline before)
+    ("org.jline", "jline", False),  # 3.8.6 moved to JLine 3 (see assembly_dependencies)
     ("io.dropwizard.metrics", "metrics-core", False),
     ("org.xerial.snappy", "snappy-java", False),
 )
@@ -66,6 +70,20 @@ SOURCE_TOP_LEVEL = ("bin", "conf", "LICENSE.txt", "NOTICE.txt", "README.md", "RE
 LICENSES_DIR = "zookeeper-server/src/main/resources/lib"
 
 Log = Callable[[str], object]
+# The first release whose parent pom manages org.jline:jline (JLine 3); older ones manage jline:jline 2.
+JLINE3_SINCE = (3, 8, 6)
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def assembly_dependencies(version: str = VERSION) -> tuple[tuple[str, str, bool], ...]:
+    """ASSEMBLY_DEPENDENCIES as the release's parent pom manages them (the JLine coordinates moved)."""
+    if version_tuple(version) >= JLINE3_SINCE:
+        return ASSEMBLY_DEPENDENCIES
+    return tuple(("jline", "jline", v) if (g, a) == ("org.jline", "jline") else (g, a, v)
+                 for g, a, v in ASSEMBLY_DEPENDENCIES)
 
 
 def tarball_name(version: str = VERSION) -> str:
@@ -93,7 +111,7 @@ def assembly_pom(version: str = VERSION) -> str:
         "    <dependency><groupId>{}</groupId><artifactId>{}</artifactId>{}</dependency>".format(
             group, artifact, f"<version>{version}</version>" if versioned else ""
         )
-        for group, artifact, versioned in ASSEMBLY_DEPENDENCIES
+        for group, artifact, versioned in assembly_dependencies(version)
     )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -245,20 +263,25 @@ def cached(target: Path, checksum: Path) -> bool:
     return bool(fields) and fields[0].lower() == sha512_file(target)
 
 
-def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
-    target = mirror / tarball_relpath(VERSION)
+def build_version(mirror: Path, version: str, force: bool = False, log: Log = print) -> list[Path]:
+    target = mirror / tarball_relpath(version)
     checksum = target.with_name(target.name + ".sha512")
     if not force and cached(target, checksum):
-        log(f"zookeeper {VERSION}: cached at {target}")
+        log(f"zookeeper {version}: cached at {target}")
         return [target, checksum]
-    work = build_dir(NAME) / VERSION
+    work = build_dir(NAME) / version
     work.mkdir(parents=True, exist_ok=True)
-    log(f"zookeeper {VERSION}: resolving jars from Maven Central")
-    lib = fetch_jars(work, VERSION, log)
+    log(f"zookeeper {version}: resolving jars from Maven Central")
+    lib = fetch_jars(work, version, log)
     log("zookeeper: fetching the upstream source release (bin/, conf/) through apt-get source")
-    source = fetch_upstream_source(work, log)
+    # One source release serves every version (Debian's 3.8.0 scripts): fetched once, under the default's dir.
+    source = fetch_upstream_source(build_dir(NAME) / VERSION, log)
     target.parent.mkdir(parents=True, exist_ok=True)
-    assemble(target, VERSION, source, lib)
+    assemble(target, version, source, lib)
     checksum.write_text(sha512_line(sha512_file(target), target.name))
-    log(f"zookeeper {VERSION}: wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
+    log(f"zookeeper {version}: wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
     return [target, checksum]
+
+
+def build(mirror: Path, force: bool = False, log: Log = print, versions: Iterable[str] = VERSIONS) -> list[Path]:
+    return [path for version in versions for path in build_version(mirror, version, force, log)]

@@ -1,7 +1,8 @@
 """Roll a ZooKeeper config change through a running ensemble while a client writes.
 
-A kazoo client (on the controller, connected to every member's client port) writes a znode
-once per interval for the whole run; meanwhile `playbooks/zookeeper.yml` runs with a new
+A kazoo client (on the controller, connected to every member's client port) creates a znode
+once per interval (stackbench.bench.zookeeper_writes, which checks afterwards that none it was told
+was written is gone) for the whole run; meanwhile `playbooks/zookeeper.yml` runs with a new
 tickTime, which makes the role restart the members one at a time (followers first, the
 leader last). Prints and saves (results/zookeeper-rolling-<time>.json):
 
@@ -25,29 +26,14 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException
-from kazoo.retry import KazooRetry, RetryFailedError
-
 from stackbench import catalog
-from stackbench.bench.rolling import every, inventory_members, longest_gap, run_playbook, save
+from stackbench.bench.rolling import every, inventory_members, run_playbook, save
+from stackbench.bench.zookeeper_writes import ZooKeeperWrites
 from stackbench.paths import REPO_ROOT
 
 STACK = catalog.get("zookeeper")
-
-
-@dataclass
-class WriteStats:
-    attempted: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    retried: int = 0
-    longest_gap_seconds: float = 0.0
-    slowest_write_seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
 
 
 def four_letter(address: str, command: str, port: int, timeout: float = 3.0) -> str:
@@ -88,34 +74,6 @@ def monitor(addresses: dict[str, str], port: int, period: float, stop: threading
     every(period, stop, sample)
 
 
-def writer(client: KazooClient, path: str, interval: float, deadline: float, stop: threading.Event,
-           stats: WriteStats, done_times: list[float]) -> None:
-
-    def write_once() -> None:
-        stats.attempted += 1
-        attempts = 0
-
-        def write(payload: bytes) -> None:
-            nonlocal attempts
-            attempts += 1
-            client.set(path, payload)
-
-        began = time.monotonic()
-        retry = KazooRetry(max_tries=-1, delay=0.1, backoff=1.5, max_delay=1.0, deadline=deadline,
-                           ignore_expire=False)
-        try:
-            retry(write, f"{time.time():.3f}".encode())
-            stats.succeeded += 1
-            done_times.append(time.monotonic())
-        except (RetryFailedError, KazooException) as exc:
-            stats.failed += 1
-            stats.failures.append(f"{time.strftime('%H:%M:%S')} {type(exc).__name__}: {exc}")
-        stats.retried += attempts > 1
-        stats.slowest_write_seconds = max(stats.slowest_write_seconds, time.monotonic() - began)
-
-    every(interval, stop, write_once)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-i", "--inventory", type=Path, default=REPO_ROOT / "inventories/lab/zk.yml")
@@ -138,31 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"members: {addresses}\nbefore: {before}\nnew tickTime: {tick_time}", flush=True)
 
     hosts = ",".join(f"{a}:{port}" for a in addresses.values())
-    client = KazooClient(hosts=hosts, timeout=10.0, connection_retry={"max_tries": -1, "max_delay": 1})
-    client.start(timeout=30)
-    client.ensure_path(args.znode)
-
-    stats, done_times, stop = WriteStats(), [], threading.Event()
-    thread = threading.Thread(target=writer, args=(client, args.znode, args.interval, args.write_deadline,
-                                                    stop, stats, done_times), daemon=True)
     samples: list[dict] = []
+    stop = threading.Event()
     watcher = threading.Thread(target=monitor, args=(addresses, port, 0.5, stop, samples), daemon=True)
-    started = time.monotonic()
-    thread.start()
     watcher.start()
-    time.sleep(args.settle)
-
-    played = run_playbook(args.inventory, STACK.playbook("up"), [f"zookeeper_tick_time={tick_time}"])
-    time.sleep(args.settle)
+    with ZooKeeperWrites(hosts, args.znode, args.interval, args.write_deadline) as probe:
+        time.sleep(args.settle)
+        played = run_playbook(args.inventory, STACK.playbook("up"), [f"zookeeper_tick_time={tick_time}"])
+        time.sleep(args.settle)
     stop.set()
-    thread.join()
     watcher.join()
-    ended = time.monotonic()
-    client.stop()
-    client.close()
+    stats = probe.figures
 
-    stats.longest_gap_seconds = round(longest_gap(done_times, started, ended), 3)
-    stats.slowest_write_seconds = round(stats.slowest_write_seconds, 3)
     after = member_view(addresses, port)
     recap = played.recap()
     result = {
@@ -173,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "playbook_seconds": round(played.seconds, 1),
         "restart_order": played.restarted("Restart ZooKeeper on"),
         "recap": recap,
-        "writes": asdict(stats),
+        "writes": probe.result(),
         "members": {
             "samples": len(samples),
             "max_down_at_once": max((len(s["down"]) for s in samples), default=0),
@@ -189,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in recap:
         print(f"  {line}")
     print(f"writes: {stats.attempted} attempted, {stats.succeeded} ok, {stats.failed} failed, "
-          f"{stats.retried} needed a retry; longest gap between writes {stats.longest_gap_seconds:.2f} s, "
+          f"{stats.retried} needed a retry, {stats.lost_acknowledged} acknowledged and lost; "
+          f"longest gap between writes {stats.longest_gap_seconds:.2f} s, "
           f"slowest write {stats.slowest_write_seconds:.2f} s")
     members = result["members"]
     print(f"members (sampled every 0.5 s, {members['samples']} samples): at most {members['max_down_at_once']} "
@@ -197,6 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     for failure in stats.failures:
         print(f"  failed: {failure}")
     print(f"saved {out}")
-    ok = (played.rc == 0 and stats.failed == 0 and members["max_down_at_once"] <= 1
+    ok = (played.rc == 0 and stats.failed == 0 and stats.lost_acknowledged == 0 and members["max_down_at_once"] <= 1
           and all(v["tick_time"] == str(tick_time) for v in after.values()))
     return 0 if ok else 1

@@ -112,7 +112,20 @@ CGROUP_SUBSYSTEM = {
     "cgroups/cpuset": "cpuset",
     "cgroups/hugetlb": "hugetlb",
 }
-TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"}
+TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_GONE_BY_OPERATOR"}
+
+# A task's kill grace without a KillPolicy (the command executor's default), and how long the agent
+# gives its tasks when the master shuts it down (--executor_shutdown_grace_period's default).
+DEFAULT_KILL_GRACE_SECONDS = 3.0
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+def kill_grace(task: dict, drain_config: dict | None) -> float:
+    """The grace between SIGTERM and SIGKILL: the task's KillPolicy, capped by a drain's max_grace_period."""
+    policy = ((task.get("kill_policy") or {}).get("grace_period") or {}).get("nanoseconds")
+    grace = float(policy) / 1e9 if isinstance(policy, int | float) else DEFAULT_KILL_GRACE_SECONDS
+    limit = ((drain_config or {}).get("max_grace_period") or {}).get("nanoseconds")
+    return min(grace, float(limit) / 1e9) if isinstance(limit, int | float) else grace
 
 
 def parse_attributes(text: str | None) -> dict[str, object]:
@@ -230,6 +243,8 @@ class Agent:
         self.master_hostname: str | None = None
         self.lock = threading.RLock()
         self.tasks: dict[str, dict] = {}
+        self.drain_config: dict | None = self._checkpointed_drain()
+        self.wake = threading.Event()  # a status update to send now, not at the next heartbeat
         self.zk = None
         master = str(flags["master"] or "")
         self.zk_url = zk.parse_zk_url(master) if master.startswith(("zk://", "file://")) else None
@@ -248,6 +263,51 @@ class Agent:
         if os.path.islink(latest):
             os.unlink(latest)
         os.symlink(agent_id, latest)
+
+    # ---- checkpointed DrainConfig (a restarted agent keeps draining) ----------------------
+    def _drain_path(self) -> str:
+        return os.path.join(self.work_dir, "meta", "slaves", "latest", "drain_config")
+
+    def _checkpointed_drain(self) -> dict | None:
+        try:
+            with open(self._drain_path(), encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def drain(self, config: dict | None) -> web.Response:
+        """DrainSlaveMessage: every task is killed (grace capped by max_grace_period); None stops draining."""
+        with self.lock:
+            self.drain_config = config
+            if config is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._drain_path())
+                return web.Response.json({})
+            if self.id:
+                with open(self._drain_path(), "w", encoding="utf-8") as out:
+                    json.dump(config, out)
+            for task in self.tasks.values():
+                if task["state"] not in TERMINAL and task["state"] != "TASK_KILLING":
+                    self._terminate(task, kill_grace(task, config))
+        log.info("Draining: killing all tasks (%s)", json.dumps(config))
+        return web.Response.json({})
+
+    def shutdown(self, message: str) -> None:
+        """ShutdownMessage: kill every task, forget the agent id (a restart registers anew), exit."""
+        log.warning("Agent asked to shut down by the master: %s", message)
+        with self.lock:
+            for task in self.tasks.values():
+                if task["state"] not in TERMINAL and task["state"] != "TASK_KILLING":
+                    self._terminate(task, SHUTDOWN_GRACE_SECONDS)
+        deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS + 1
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(t["state"] in TERMINAL for t in self.tasks.values()):
+                    break
+            time.sleep(0.05)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.work_dir, "meta", "slaves", "latest"))
+        die("Agent shut down by the master: " + message, 0)
 
     # ---- checkpointed tasks (recover=reconnect keeps them across agent restarts) -------
     def _tasks_dir(self) -> str:
@@ -329,6 +389,7 @@ class Agent:
                 "resources": self.resources,
                 "attributes": self.attributes,
                 "version": MESOS_VERSION,
+                "drain_config": self.drain_config,
                 "tasks": [
                     {k: t[k] for k in ("id", "name", "framework_id", "state", "resources")} for t in self.tasks.values()
                 ],
@@ -341,6 +402,9 @@ class Agent:
             log.warning("Failed to reach master %s: %s", url, exc)
             with self.lock:
                 self.registered = False
+            return
+        if status == 403 and b"shutdown" in payload:
+            threading.Thread(target=self.shutdown, args=(json.loads(payload)["shutdown"],), daemon=True).start()
             return
         if status != 200:
             with self.lock:
@@ -355,6 +419,8 @@ class Agent:
             if self.id != reply["id"]:
                 self.id = reply["id"]
                 self._checkpoint_id(self.id)
+            if (reply.get("drain_config") or None) != self.drain_config:
+                threading.Thread(target=self.drain, args=(reply.get("drain_config"),), daemon=True).start()
             # Forget terminal tasks once the master has seen them.
             for task_id in [t for t, v in self.tasks.items() if v["state"] in TERMINAL and v.get("reported")]:
                 del self.tasks[task_id]
@@ -369,6 +435,9 @@ class Agent:
         with self.lock:
             if not self.id:
                 return web.Response.text("Agent is not registered", 409)
+            if self.drain_config is not None:
+                return web.Response.text(f"Task {task['task_id']} cannot be launched because the agent is draining",
+                                         409)
             sandbox = os.path.join(
                 self.work_dir,
                 "slaves",
@@ -400,6 +469,7 @@ class Agent:
                 "resources": task["resources"],
                 "sandbox": sandbox,
                 "proc": None,
+                **({"kill_policy": task["kill_policy"]} if task.get("kill_policy") else {}),
             }
             if command:
                 with (
@@ -417,6 +487,7 @@ class Agent:
             self.tasks[record["id"]] = record
             self._checkpoint_task(record)
             log.info("Launched task %s of framework %s", record["id"], fw)
+        self.wake.set()  # TASK_RUNNING reaches the master now, not at the next heartbeat
         return web.Response.json({"state": record["state"]})
 
     def kill(self, body: dict) -> web.Response:
@@ -424,14 +495,39 @@ class Agent:
             task = self.tasks.get(body["task_id"])
             if task is None:
                 return web.Response.text("Unknown task", 404)
-            proc = task.get("proc")
-            pid = proc.pid if proc is not None and proc.poll() is None else task.get("pid")
+            if task["state"] not in TERMINAL and task["state"] != "TASK_KILLING":
+                self._terminate(task, kill_grace(task, self.drain_config))
+            return web.Response.json({"state": task["state"]})
+
+    def _terminate(self, task: dict, grace: float) -> None:
+        """Kill a task (the caller holds the lock): SIGTERM, SIGKILL after `grace`, then TASK_KILLED
+        (TASK_GONE_BY_OPERATOR when a drain with mark_gone killed it)."""
+        proc = task.get("proc")
+        pid = proc.pid if proc is not None and proc.poll() is None else task.get("pid")
+        task["state"] = "TASK_KILLING"
+        final = "TASK_GONE_BY_OPERATOR" if (self.drain_config or {}).get("mark_gone") else "TASK_KILLED"
+
+        def alive() -> bool:
+            if proc is not None:
+                return proc.poll() is None
+            return bool(pid) and pid_alive(int(pid))
+
+        def run() -> None:
             if pid:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGTERM)
-            task["state"] = "TASK_KILLED"
-            self._forget_task(task["id"])
-        return web.Response.json({"state": "TASK_KILLED"})
+            deadline = time.monotonic() + grace
+            while alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if pid and alive():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+            with self.lock:
+                task["state"] = final
+                self._forget_task(task["id"])
+            self.wake.set()
+
+        threading.Thread(target=run, daemon=True).start()
 
     def _reap(self) -> None:
         with self.lock:
@@ -491,6 +587,7 @@ class Agent:
                 "id": self.id or "",
                 "pid": self.pid,
                 "hostname": self.hostname,
+                **({"drain_config": self.drain_config} if self.drain_config is not None else {}),
                 "capabilities": [
                     "MULTI_ROLE",
                     "HIERARCHICAL_ROLE",
@@ -626,6 +723,11 @@ class Agent:
             return self.launch(req.json())
         if req.method == "POST" and path == "/emulator/kill":
             return self.kill(req.json())
+        if req.method == "POST" and path == "/emulator/drain":
+            return self.drain(req.json().get("drain_config"))
+        if req.method == "POST" and path == "/emulator/shutdown":
+            threading.Thread(target=self.shutdown, args=(str(req.json().get("message", "")),), daemon=True).start()
+            return web.Response.json({})
         return web.Response(404)
 
 
@@ -656,4 +758,5 @@ def main(argv: list[str] | None = None) -> None:
         agent.start_zk()
     while True:
         agent.heartbeat()
-        time.sleep(2)
+        agent.wake.wait(2)
+        agent.wake.clear()

@@ -81,6 +81,10 @@ FLAGS = [
     Flag("enable_features"),
     Flag("local_port_min", "int", 10000),
     Flag("local_port_max", "int", 20000),
+    # Marathon 1.7+: decline offers of agents in a maintenance window (on unless --disable_maintenance_mode),
+    # from draining_seconds before the window starts
+    Flag("maintenance_mode", "bool", True),
+    Flag("draining_seconds", "int", 0),
 ]
 
 
@@ -400,12 +404,30 @@ def app_of_task(task_id: str) -> str:
     return "/" + task_id.split(".instance-", 1)[0].replace("_", "/")
 
 
+def in_maintenance(agent: dict, schedule: dict, at: float, draining_seconds: float = 0.0) -> bool:
+    """Whether Marathon declines the agent's offers: its machine (hostname and IP of its pid, as Mesos
+    matches them) is in a window whose unavailability has begun (less `draining_seconds`) and not ended."""
+    ip = str(agent.get("pid", "")).rsplit("@", 1)[-1].split(":")[0]
+    for window in (schedule or {}).get("windows") or []:
+        if not any(str(m.get("hostname") or "").lower() == str(agent.get("hostname", "")).lower()
+                   and str(m.get("ip") or "") == ip for m in window.get("machine_ids") or []):
+            continue
+        unavailability = window.get("unavailability") or {}
+        start = float((unavailability.get("start") or {}).get("nanoseconds", 0)) / 1e9
+        duration = (unavailability.get("duration") or {}).get("nanoseconds")
+        if at >= start - draining_seconds and (duration is None or at < start + float(duration) / 1e9):
+            return True
+    return False
+
+
 def choose_agent(agents: list[dict], request: dict[str, float], placed: dict[str, int]) -> dict | None:
-    """The agent with the fewest instances of this app among those whose free resources fit."""
+    """The agent with the fewest instances of this app among those whose free resources fit; none that is
+    deactivated (Mesos makes no offers for it) or in a maintenance window (Marathon declines them)."""
     candidates = []
     for agent in agents:
         free = resources.subtract(agent["resources"], agent["used_resources"])
-        if agent.get("active", True) and not agent.get("deactivated") and resources.fits(request, free):
+        if (agent.get("active", True) and not agent.get("deactivated") and not agent.get("_maintenance")
+                and resources.fits(request, free)):
             candidates.append(agent)
     if not candidates:
         return None
@@ -693,7 +715,8 @@ class Marathon:
         if status != 200:
             return
         tasks = [t for t in json.loads(payload)["tasks"] if t["framework_id"] == fw_id]
-        live = [t for t in tasks if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING")]
+        # a killing task still holds its instance: it is replaced once terminal (Marathon 1.10's goals)
+        live = [t for t in tasks if t["state"] in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING")]
         with self.lock:
             self._status_events(tasks)
             self.tasks = live
@@ -703,22 +726,29 @@ class Marathon:
                     t["id"]
                     for t in tasks
                     if t["state"]
-                    not in ("TASK_KILLED", "TASK_FAILED", "TASK_FINISHED", "TASK_LOST", "TASK_GONE", "TASK_ERROR")
+                    not in ("TASK_KILLED", "TASK_FAILED", "TASK_FINISHED", "TASK_LOST", "TASK_GONE", "TASK_ERROR",
+                            "TASK_GONE_BY_OPERATOR", "TASK_DROPPED")
                 }
             )
         status, payload, _ = web.call("GET", f"{master}/master/slaves")
         agents = json.loads(payload)["slaves"] if status == 200 else []
+        if self.flags["maintenance_mode"] and agents:
+            status, payload, _ = web.call("GET", f"{master}/master/maintenance/schedule")
+            schedule = json.loads(payload or b"{}") if status == 200 else {}
+            for agent in agents:
+                agent["_maintenance"] = in_maintenance(agent, schedule, now(), float(self.flags["draining_seconds"]))
         for app_id, app in apps.items():
             mine = [t for t in live if app_of_task(t["id"]) == app_id]
             version = self._config_version(app)
             with self.lock:
+                # dying tasks last, so that a scale-down takes them first
                 plan_input = [
                     {
                         "id": t["id"],
                         "version": (self.task_meta.get(t["id"]) or {}).get("version", ""),
                         "ready": self._ready(app, t),
                     }
-                    for t in mine
+                    for t in sorted(mine, key=lambda t: t["state"] == "TASK_KILLING")
                 ]
             launch, kill = upgrade_plan(int(app["instances"]), version, plan_input, app.get("upgradeStrategy") or {})
             for task_id in kill:
@@ -781,6 +811,8 @@ class Marathon:
             "agent_id": agent["id"],
             # the host ports are resources of the task, as Marathon accepts them from an offer
             "resources": {**request, **({"ports": ports_range(ports)} if ports else {})},
+            **({"kill_policy": {"grace_period": {"nanoseconds": int(float(app["taskKillGracePeriodSeconds"]) * 1e9)}}}
+               if app.get("taskKillGracePeriodSeconds") is not None else {}),
             "command": {
                 "value": command,
                 "environment": {"variables": [{"name": k, "value": str(v)} for k, v in env.items()]},
@@ -886,7 +918,7 @@ class Marathon:
         view = {
             **app,
             "tasksRunning": sum(t["state"] == "TASK_RUNNING" for t in tasks),
-            "tasksStaged": sum(t["state"] != "TASK_RUNNING" for t in tasks),
+            "tasksStaged": sum(t["state"] in ("TASK_STAGING", "TASK_STARTING") for t in tasks),
             "tasksHealthy": sum(bool(h.get("alive")) for h in health) if app.get("healthChecks") else 0,
             "tasksUnhealthy": sum(bool(h) and not h.get("alive") for h in health) if app.get("healthChecks") else 0,
             "deployments": self._deployments(app),
@@ -1401,6 +1433,9 @@ def _redact(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if "--version" in argv:
+        print(f"{MARATHON_VERSION} (stackbench emulator)")  # scallop's version line
+        sys.exit(0)
     try:
         flags = load_marathon_flags(FLAGS, argv, os.environ)
         validate(flags)

@@ -77,6 +77,10 @@ SCHEDULER_CALLS = {"ACCEPT", "DECLINE", "REVIVE", "SUPPRESS", "KILL", "SHUTDOWN"
                    "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE", "RECONCILE_OPERATIONS", "MESSAGE", "REQUEST",
                    "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS", "UPDATE_FRAMEWORK"}
 
+MAINTENANCE_CALLS = {"GET_MAINTENANCE_STATUS", "GET_MAINTENANCE_SCHEDULE", "UPDATE_MAINTENANCE_SCHEDULE",
+                     "START_MAINTENANCE", "STOP_MAINTENANCE"}
+AGENT_CALLS = {"DRAIN_AGENT", "DEACTIVATE_AGENT", "REACTIVATE_AGENT", "MARK_AGENT_GONE"}
+
 TERMINAL = {
     "TASK_FINISHED",
     "TASK_FAILED",
@@ -85,7 +89,55 @@ TERMINAL = {
     "TASK_ERROR",
     "TASK_DROPPED",
     "TASK_GONE",
+    "TASK_GONE_BY_OPERATOR",
 }
+
+# Task kill grace when the task has no KillPolicy (the command executor's default).
+DEFAULT_KILL_GRACE_SECONDS = 3.0
+
+
+def agent_machine(agent: dict) -> dict[str, str]:
+    """The MachineID of an agent: the hostname it announces and the IP of its pid."""
+    ip = str(agent.get("pid", "")).rsplit("@", 1)[-1].split(":")[0]
+    return {"hostname": str(agent.get("hostname", "")), "ip": ip}
+
+
+def same_machine(machine: dict, agent: dict) -> bool:
+    """Mesos matches a machine to an agent on both fields (omitted ones are ""); hostnames ignore case."""
+    own = agent_machine(agent)
+    return (str(machine.get("hostname") or "").lower() == own["hostname"].lower()
+            and str(machine.get("ip") or "") == own["ip"])
+
+
+def schedule_error(schedule: object, down: list[dict]) -> str | None:
+    """Why Mesos refuses a maintenance Schedule (`master/maintenance.cpp` validation), or None."""
+    windows = schedule.get("windows", []) if isinstance(schedule, dict) else None
+    if not isinstance(windows, list):
+        return "Expecting a maintenance schedule object with a 'windows' array"
+    seen: list[dict] = []
+    for window in windows:
+        if not isinstance(window, dict) or not window.get("machine_ids"):
+            return "List of machines in the maintenance window is empty"
+        if not isinstance(window.get("unavailability"), dict) or "start" not in window["unavailability"]:
+            return "Maintenance window does not specify an unavailability"
+        for machine in window["machine_ids"]:
+            if not isinstance(machine, dict) or not (machine.get("hostname") or machine.get("ip")):
+                return "Both 'hostname' and 'ip' for a machine are empty"
+            key = {"hostname": str(machine.get("hostname") or "").lower(), "ip": str(machine.get("ip") or "")}
+            if key in seen:
+                return f"Machine '{json.dumps(machine)}' appears more than once in the schedule"
+            seen.append(key)
+    for machine in down:
+        if {"hostname": str(machine.get("hostname") or "").lower(), "ip": str(machine.get("ip") or "")} not in seen:
+            return f"Machine '{json.dumps(machine)}' is deactivated and must be present in the schedule"
+    return None
+
+
+def duration_seconds(value: object) -> float | None:
+    """A v1 DurationInfo (`{"nanoseconds": N}`) in seconds."""
+    if isinstance(value, dict) and isinstance(value.get("nanoseconds"), int | float):
+        return float(value["nanoseconds"]) / 1e9
+    return None
 
 
 def validate(flags: dict[str, object]) -> None:
@@ -136,6 +188,7 @@ class Master:
         self.completed_frameworks: list[dict] = []
         self.maintenance: dict = {}  # the posted maintenance Schedule
         self.down_machines: list[dict] = []
+        self.gone: set[str] = set()  # agents marked gone: never let back in
         self.suspended_since: float | None = None
         self.zk = None
         self.url = zk.parse_zk_url(str(flags["zk"])) if flags["zk"] else None
@@ -246,6 +299,8 @@ class Master:
                     for task in self.tasks.values():
                         if task["slave_id"] == agent_id and task["state"] not in TERMINAL:
                             task["state"] = "TASK_UNREACHABLE"
+            for agent in list(self.agents.values()):
+                self._check_drained(agent)
 
     # ---- views ------------------------------------------------------------------------
     def _used(self, agent_id: str | None = None, framework_id: str | None = None) -> dict[str, float]:
@@ -275,9 +330,11 @@ class Master:
             "reserved_resources": {},
             "unreserved_resources": resources.encode(agent["resources"]),
             "attributes": agent["attributes"],
-            "active": True,
-            "deactivated": bool(agent.get("drain_info")),
+            "active": not agent.get("deactivated"),
+            "deactivated": bool(agent.get("deactivated")),
             **({"drain_info": agent["drain_info"]} if agent.get("drain_info") else {}),
+            **({"estimated_drain_start_time_seconds": agent["drain_started"]}
+               if (agent.get("drain_info") or {}).get("state") == "DRAINING" else {}),
             "version": agent["version"],
             "capabilities": [
                 "MULTI_ROLE",
@@ -342,8 +399,8 @@ class Master:
                 "pid": self.pid,
                 "hostname": self.hostname,
                 "capabilities": ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"],
-                "activated_slaves": len(self.agents),
-                "deactivated_slaves": 0,
+                "activated_slaves": sum(not a.get("deactivated") for a in self.agents.values()),
+                "deactivated_slaves": sum(bool(a.get("deactivated")) for a in self.agents.values()),
                 "unreachable_slaves": self.unreachable,
                 "leader": leader.get("pid", ""),
                 "leader_info": {k: leader[k] for k in ("id", "pid", "port", "hostname") if k in leader},
@@ -375,10 +432,12 @@ class Master:
                 "master/uptime_secs": round(now() - self.start_time, 3),
                 "registrar/log/recovered": 1.0 if (elected and self.recovered) else 0.0,
                 "registrar/log/ensemble_size": float(self._ensemble_size()),
-                "master/slaves_active": float(len(self.agents) if elected else 0),
+                "master/slaves_active": float(sum(not a.get("deactivated") for a in self.agents.values())
+                                              if elected else 0),
                 "master/slaves_connected": float(len(self.agents) if elected else 0),
                 "master/slaves_disconnected": 0.0,
-                "master/slaves_inactive": 0.0,
+                "master/slaves_inactive": float(sum(bool(a.get("deactivated")) for a in self.agents.values())
+                                                if elected else 0),
                 "master/slaves_unreachable": float(self.unreachable if elected else 0),
                 "master/frameworks_active": float(sum(f["active"] for f in self.frameworks.values()) if elected else 0),
                 "master/tasks_running": float(
@@ -497,6 +556,16 @@ class Master:
     def _agent_message(self, body: dict) -> web.Response:
         with self.lock:
             agent_id = body.get("id")
+            # (re)registration refused: the agent is told to shut down (ShutdownMessage)
+            if agent_id and agent_id in self.gone:
+                log.warning("Refusing reregistration of agent %s (%s): it has been marked gone", agent_id,
+                            body.get("hostname"))
+                return web.Response.json({"shutdown": f"Agent {agent_id} has been marked gone"}, 403)
+            machine = agent_machine(body)
+            if any(same_machine(m, body) for m in self.down_machines):
+                log.warning("Refusing registration of agent at %s because the machine '%s' that it is running on "
+                            "is `DOWN`", body.get("pid"), json.dumps(machine))
+                return web.Response.json({"shutdown": "Machine is `DOWN`"}, 403)
             if not agent_id:
                 self.agent_counter += 1
                 agent_id = f"{self.id}-S{self.agent_counter - 1}"
@@ -513,6 +582,10 @@ class Master:
                     body["hostname"],
                 )
                 self.agents[agent_id] = agent
+                if body.get("drain_config"):
+                    # an agent re-registering while draining keeps draining (its checkpointed DrainConfig)
+                    agent.update(deactivated=True, drain_started=now(),
+                                 drain_info={"state": "DRAINING", "config": body["drain_config"]})
             agent.update(
                 {
                     "pid": body["pid"],
@@ -545,7 +618,12 @@ class Master:
                 if v["slave_id"] == agent_id and v["state"] in TERMINAL and t not in reported
             ]:
                 del self.tasks[task_id]
-            return web.Response.json({"id": agent_id, "master": self.pid})
+            self._check_drained(agent)
+            if agent_id not in self.agents:
+                return web.Response.json({"shutdown": f"Agent {agent_id} has been marked gone"}, 403)
+            draining = (agent.get("drain_info") or {}).get("state") in ("DRAINING", "DRAINED")
+            return web.Response.json({"id": agent_id, "master": self.pid,
+                                      "drain_config": agent["drain_info"]["config"] if draining else None})
 
     def _new_framework_id(self) -> str:
         self.framework_counter += 1
@@ -576,6 +654,9 @@ class Master:
             agent = self.agents.get(task["agent_id"])
             if agent is None or body["framework_id"] not in self.frameworks:
                 return web.Response.text("Unknown agent or framework", 400)
+            if agent.get("deactivated"):
+                # a deactivated (draining) agent gets no offers, so nothing can be launched on it
+                return web.Response.text(f"Agent {agent['id']} is deactivated: no tasks can be launched on it", 409)
             free = resources.subtract(agent["resources"], self._used(agent["id"]))
             # scalars as numbers; ranges (the task's `ports`) stay in Mesos' text form
             request = {k: (float(v) if isinstance(v, int | float) else v) for k, v in task["resources"].items()}
@@ -657,6 +738,53 @@ class Master:
     def _scheduled(self) -> list[dict]:
         return [m for w in self.maintenance.get("windows") or [] for m in w.get("machine_ids") or []]
 
+    def _maintenance_status(self) -> dict:
+        """maintenance::ClusterStatus: scheduled machines are draining until they are down."""
+        draining = [{"id": m} for m in self._scheduled() if m not in self.down_machines]
+        status: dict[str, list] = {}
+        if draining:
+            status["draining_machines"] = draining
+        if self.down_machines:
+            status["down_machines"] = list(self.down_machines)
+        return status
+
+    def _update_schedule(self, schedule: object) -> str | None:
+        """UpdateSchedule (the caller holds the lock): the error, or None once the schedule is in place."""
+        error = schedule_error(schedule, self.down_machines)
+        if error:
+            return error
+        windows = schedule.get("windows") or []  # type: ignore[union-attr]
+        self.maintenance = {"windows": windows} if windows else {}
+        return None
+
+    def _machines_error(self, machines: object, must_be_down: bool) -> str | None:
+        if not isinstance(machines, list) or not machines:
+            return "List of machines is empty" if isinstance(machines, list) else "Expecting a JSON array of machines"
+        for machine in machines:
+            if not isinstance(machine, dict) or not (machine.get("hostname") or machine.get("ip")):
+                return "Both 'hostname' and 'ip' for a machine are empty"
+            if machine not in self._scheduled():
+                return f"Machine '{json.dumps(machine)}' is not part of a maintenance schedule"
+            if must_be_down and machine not in self.down_machines:
+                return f"Machine '{json.dumps(machine)}' is not in DOWN mode"
+            if not must_be_down and machine in self.down_machines:
+                return f"Machine '{json.dumps(machine)}' is already in DOWN mode"
+        return None
+
+    def _start_maintenance(self, machines: list[dict]) -> None:
+        """/machine/down: every agent on the machines is told to shut down and removed (TASK_LOST)."""
+        self.down_machines += machines
+        for agent in [a for a in self.agents.values() if any(same_machine(m, a) for m in machines)]:
+            self._remove_agent(agent, "TASK_LOST", "Operator initiated 'Machine DOWN'")
+
+    def _stop_maintenance(self, machines: list[dict]) -> None:
+        """/machine/up: the machines leave DOWN mode and the schedule; agents may register again."""
+        self.down_machines = [m for m in self.down_machines if m not in machines]
+        for window in self.maintenance.get("windows") or []:
+            window["machine_ids"] = [m for m in window["machine_ids"] if m not in machines]
+        windows = [w for w in self.maintenance.get("windows") or [] if w["machine_ids"]]
+        self.maintenance = {"windows": windows} if windows else {}
+
     def _maintenance(self, sub: str, req: web.Request) -> web.Response:
         with self.lock:
             if sub == "/maintenance/schedule":
@@ -666,55 +794,65 @@ class Master:
                     schedule = req.json()
                 except ValueError as exc:
                     return web.Response.text(f"Failed to parse the request body: {exc}", 400)
-                windows = schedule.get("windows") if isinstance(schedule, dict) else None
-                if not isinstance(windows, list) or not all(
-                    isinstance(w, dict) and w.get("machine_ids") and "unavailability" in w
-                    and all(isinstance(m, dict) and (m.get("hostname") or m.get("ip")) for m in w["machine_ids"])
-                    for w in windows
-                ):
-                    return web.Response.text("Failed to validate the maintenance schedule: each window needs "
-                                             "machine_ids (hostname or ip) and an unavailability", 400)
-                self.maintenance = schedule
-                scheduled = self._scheduled()
-                self.down_machines = [m for m in self.down_machines if m in scheduled]
-                return web.Response(200)
+                error = self._update_schedule(schedule)
+                return web.Response.text(error, 400) if error else web.Response(200)
             if sub == "/maintenance/status":
-                draining = [{"id": m, "statuses": []} for m in self._scheduled() if m not in self.down_machines]
-                status: dict[str, list] = {}
-                if draining:
-                    status["draining_machines"] = draining
-                if self.down_machines:
-                    status["down_machines"] = list(self.down_machines)
-                return web.Response.json(status)
+                return web.Response.json(self._maintenance_status())
             if req.method != "POST":
                 return web.Response(405)
             try:
                 machines = req.json()
             except ValueError as exc:
                 return web.Response.text(f"Failed to parse the request body: {exc}", 400)
-            if not isinstance(machines, list):
-                return web.Response.text("Expecting a JSON array of machine ids", 400)
-            if sub == "/machine/down":
-                for machine in machines:
-                    if machine not in self._scheduled():
-                        return web.Response.text(f"Machine '{json.dumps(machine)}' is not part of a maintenance "
-                                                 "schedule", 400)
-                    if machine in self.down_machines:
-                        return web.Response.text(f"Machine '{json.dumps(machine)}' is already down", 400)
-                self.down_machines += machines
-                return web.Response(200)
-            if sub == "/machine/up":
-                for machine in machines:
-                    if machine not in self.down_machines:
-                        return web.Response.text(f"Machine '{json.dumps(machine)}' is not down", 400)
-                self.down_machines = [m for m in self.down_machines if m not in machines]
-                # a machine brought up leaves the schedule
-                for window in self.maintenance.get("windows") or []:
-                    window["machine_ids"] = [m for m in window["machine_ids"] if m not in machines]
-                windows = [w for w in self.maintenance.get("windows") or [] if w["machine_ids"]]
-                self.maintenance = {"windows": windows} if windows else {}
+            if sub in ("/machine/down", "/machine/up"):
+                error = self._machines_error(machines, must_be_down=sub == "/machine/up")
+                if error:
+                    return web.Response.text(error, 400)
+                (self._start_maintenance if sub == "/machine/down" else self._stop_maintenance)(machines)
                 return web.Response(200)
         return web.Response(404)
+
+    # ---- draining, deactivation, gone agents (the caller holds the lock) ----------------
+    def _agent_call(self, agent: dict, route: str, body: dict) -> None:
+        """A message to an agent, sent in the background (the master does not wait for agents)."""
+        def send() -> None:
+            try:
+                web.call("POST", f"{agent['url']}/emulator/{route}", body, timeout=5)
+            except OSError as exc:
+                log.warning("Failed to reach agent %s for %s: %s", agent["id"], route, exc)
+
+        threading.Thread(target=send, daemon=True).start()
+
+    def _live_tasks(self, agent_id: str) -> list[dict]:
+        return [t for t in self.tasks.values() if t["slave_id"] == agent_id and t["state"] not in TERMINAL]
+
+    def _remove_agent(self, agent: dict, task_state: str, message: str) -> None:
+        """Remove an agent: its live tasks take `task_state`, and it is told to shut down."""
+        self.agents.pop(agent["id"], None)
+        for task in self._live_tasks(agent["id"]):
+            task.update(state=task_state, updated=now())
+        log.info("Removed agent %s (%s): %s", agent["id"], agent["hostname"], message)
+        self._agent_call(agent, "shutdown", {"message": message})
+
+    def _mark_gone(self, agent: dict) -> None:
+        self.gone.add(agent["id"])
+        self._remove_agent(agent, "TASK_GONE_BY_OPERATOR", "Agent has been marked gone")
+
+    def _drain(self, agent: dict, config: dict) -> None:
+        agent.update(deactivated=True, drain_started=now(), drain_info={"state": "DRAINING", "config": config})
+        log.info("Draining agent %s (%s) with %s", agent["id"], agent["hostname"], json.dumps(config))
+        self._agent_call(agent, "drain", {"drain_config": config})
+        self._check_drained(agent)
+
+    def _check_drained(self, agent: dict) -> None:
+        """DRAINING becomes DRAINED once every task on the agent is terminal; then mark_gone applies."""
+        info = agent.get("drain_info") or {}
+        if info.get("state") != "DRAINING" or self._live_tasks(agent["id"]):
+            return
+        info["state"] = "DRAINED"
+        log.info("Agent %s (%s) is drained", agent["id"], agent["hostname"])
+        if (info.get("config") or {}).get("mark_gone"):
+            self._mark_gone(agent)
 
     # ---- v1 operator API (POST /api/v1) ----------------------------------------------
     def _v1_agent(self, agent: dict) -> dict:
@@ -722,8 +860,8 @@ class Master:
         doc = {
             "agent_info": {"id": {"value": agent["id"]}, "hostname": agent["hostname"], "port": agent["port"],
                            "resources": v1.resources(agent["resources"])},
-            "active": True,
-            "deactivated": bool(agent.get("drain_info")),
+            "active": not agent.get("deactivated"),
+            "deactivated": bool(agent.get("deactivated")),
             "version": agent["version"],
             "pid": agent["pid"],
             "registered_time": v1.time_info(agent["registered_time"]),
@@ -733,6 +871,8 @@ class Master:
         }
         if agent.get("drain_info"):
             doc["drain_info"] = agent["drain_info"]
+            if agent["drain_info"]["state"] == "DRAINING":
+                doc["estimated_drain_start_time"] = v1.time_info(agent["drain_started"])
         return doc
 
     def _v1_framework(self, fw: dict) -> dict:
@@ -765,21 +905,57 @@ class Master:
                               "connected": False, "recovered": False} for f in self.completed_frameworks]
                 return web.Response.json({"type": kind, "get_frameworks": {"frameworks": frameworks,
                                                                            "completed_frameworks": completed}})
-            if kind in ("DRAIN_AGENT", "REACTIVATE_AGENT"):
-                key = kind.lower()
-                agent_id = ((call.get(key) or {}).get("agent_id") or {}).get("value")  # type: ignore[union-attr]
-                agent = self.agents.get(agent_id)
-                if agent is None:
-                    return web.Response.text(f"Unknown agent {agent_id!r}", 400 if not agent_id else 404)
-                if kind == "REACTIVATE_AGENT":
-                    agent.pop("drain_info", None)
-                    return web.Response(200)
-                busy = any(t["slave_id"] == agent_id and t["state"] not in TERMINAL for t in self.tasks.values())
-                mark_gone = bool((call.get(key) or {}).get("mark_gone"))  # type: ignore[union-attr]
-                agent["drain_info"] = {"state": "DRAINING" if busy else "DRAINED",
-                                       "config": {"mark_gone": mark_gone}}
-                return web.Response(200)
+            if kind in MAINTENANCE_CALLS:
+                return self._maintenance_call(kind, call)  # type: ignore[arg-type]
+            if kind in AGENT_CALLS:
+                return self._agent_operator_call(kind, call)  # type: ignore[arg-type]
         return web.Response.text(f"Failed to validate master::Call: unsupported call type {kind!r}", 400)
+
+    def _maintenance_call(self, kind: str, call: dict) -> web.Response:
+        """GET_MAINTENANCE_*, UPDATE_MAINTENANCE_SCHEDULE, START/STOP_MAINTENANCE: the /maintenance and
+        /machine endpoints in v1 form (the caller holds the lock)."""
+        if kind == "GET_MAINTENANCE_STATUS":
+            return web.Response.json({"type": kind, "get_maintenance_status": {"status": self._maintenance_status()}})
+        if kind == "GET_MAINTENANCE_SCHEDULE":
+            return web.Response.json({"type": kind, "get_maintenance_schedule": {"schedule": self.maintenance}})
+        body = call.get(kind.lower()) or {}
+        if kind == "UPDATE_MAINTENANCE_SCHEDULE":
+            error = self._update_schedule(body.get("schedule") if isinstance(body, dict) else None)
+            return web.Response.text(error, 400) if error else web.Response(200)
+        machines = body.get("machines") if isinstance(body, dict) else None
+        error = self._machines_error(machines, must_be_down=kind == "STOP_MAINTENANCE")
+        if error:
+            return web.Response.text(error, 400)
+        (self._start_maintenance if kind == "START_MAINTENANCE" else self._stop_maintenance)(machines)  # type: ignore[arg-type]
+        return web.Response(200)
+
+    def _agent_operator_call(self, kind: str, call: dict) -> web.Response:
+        """DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE (the caller holds the lock)."""
+        body = call.get(kind.lower()) or {}
+        agent_id = ((body.get("agent_id") if isinstance(body, dict) else None) or {}).get("value")
+        if not agent_id:
+            return web.Response.text(f"Failed to validate master::Call: Expecting '{kind.lower()}.agent_id'", 400)
+        if agent_id in self.gone:
+            return web.Response.text(f"Agent {agent_id} has been marked gone", 400 if kind != "MARK_AGENT_GONE"
+                                     else 200)
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return web.Response.text(f"Unknown agent {agent_id!r}", 404)
+        if kind == "DRAIN_AGENT":
+            config: dict = {"mark_gone": bool(body.get("mark_gone"))}
+            if duration_seconds(body.get("max_grace_period")) is not None:
+                config["max_grace_period"] = {"nanoseconds": int(body["max_grace_period"]["nanoseconds"])}
+            self._drain(agent, config)
+        elif kind == "DEACTIVATE_AGENT":
+            agent["deactivated"] = True
+        elif kind == "REACTIVATE_AGENT":
+            if not agent.get("deactivated"):
+                return web.Response.text(f"Agent {agent_id} is not deactivated", 400)
+            agent.update(deactivated=False, drain_info=None)
+            self._agent_call(agent, "drain", {"drain_config": None})
+        else:
+            self._mark_gone(agent)
+        return web.Response(200)
 
     # ---- v1 scheduler API (POST /api/v1/scheduler) -----------------------------------
     def _scheduler(self, req: web.Request) -> web.Response:
