@@ -299,13 +299,16 @@ def test_mesos_and_marathon_upgrade_leader_last_onto_3_members_again(base):
     before = {get(f"http://{ADDRESS[m]}:5050/version")["version"] for m in MASTERS}
     assert before == {"1.10.0"}
     leader = leading_master()
+    marathon_leader = get(f"http://{ADDRESS[MARATHONS[0]]}:8080/v2/leader")["leader"].split(":")[0]
     CURRENT.update(mesos_version="1.11.0", marathon_version="1.10.26")
     run = playbook(base, "mesos.yml")
     ok(run)
     order = restarted(run, "Restart the master on")
+    marathon_order = restarted(run, "Restart Marathon on")
     record("mesos_marathon_upgrade", playbook_seconds=run.seconds, master_restart_order=order, leader_before=leader,
-           emulated=emulated())
+           marathon_restart_order=marathon_order, marathon_leader_before=marathon_leader, emulated=emulated())
     assert sorted(order) == sorted(MASTERS) and order[-1] == leader
+    assert sorted(marathon_order) == sorted(MARATHONS) and marathon_order[-1] == marathon_leader
     assert {get(f"http://{ADDRESS[m]}:5050/version")["version"] for m in MASTERS} == {"1.11.0"}
     assert {get(f"http://{ADDRESS[m]}:8080/v2/info")["version"] for m in MARATHONS} == {"1.10.26"}
     url = "zk://" + zk_hosts(BASE_ZK) + "/mesos"
