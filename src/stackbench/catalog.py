@@ -210,7 +210,7 @@ MESOS = _on(
     quorum_groups=("mesos_masters",),
     worker_groups=("mesos_agents",),
     playbooks={"up": "mesos.yml", "reset": "mesos-reset.yml", "maintenance": "mesos-maintenance.yml",
-               "remove-agent": "mesos-remove-agent.yml"},
+               "remove-agent": "mesos-remove-agent.yml", "remove-masters": "mesos-remove-masters.yml"},
     artifacts=("emulators",),
     ha_systems=(HaSystem("mesos_masters", "mesos_masters", "API / master", lab_emulated=True),
                 HaSystem("marathon", "marathon", "scheduler", lab_emulated=True)),
