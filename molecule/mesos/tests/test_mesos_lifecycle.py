@@ -335,8 +335,8 @@ def test_an_agent_added_with_limit_registers_and_nothing_else_changes(with_agent
 
 
 class AppClient:
-    """Requests the app every 100 ms at one of its running tasks (Marathon's own task list, as a
-    discovery client reads it), counting failed requests."""
+    """Requests the app every 100 ms at one of its healthy tasks (Marathon's own task list, read before
+    each request, as a discovery client or load balancer reads it), counting failed requests."""
 
     def __init__(self, marathon: str, app: str) -> None:
         self.marathon, self.app = marathon, app
@@ -357,8 +357,10 @@ class AppClient:
         turn = 0
         while not self._stop.wait(0.1):
             try:
+                # as a load balancer for Marathon does: running tasks whose health checks pass
                 tasks = [t for t in get(f"{self.marathon}/v2/apps{self.app}/tasks")["tasks"]
-                         if t.get("state", "TASK_RUNNING") == "TASK_RUNNING" and t.get("ports")]
+                         if t.get("state", "TASK_RUNNING") == "TASK_RUNNING" and t.get("ports")
+                         and t.get("healthCheckResults") and all(h.get("alive") for h in t["healthCheckResults"])]
             except (OSError, ValueError, KeyError):
                 continue  # Marathon itself, not the app: not a failed request to the app
             if not tasks:
