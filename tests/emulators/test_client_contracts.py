@@ -75,6 +75,10 @@ def test_marathon_client_against_the_emulator(zookeeper, daemons, tmp_path):
             env={"MARATHON_ZK": f"zk://{zookeeper}/marathon-mc"},
         )
     client = MarathonClient([f"http://127.0.0.1:{p}" for p in ports], timeout=10)
+    # the client sends each call to any of its servers: both must listen before it is used
+    for port in ports:
+        wait_for(lambda port=port: quietly(lambda: MarathonClient(f"http://127.0.0.1:{port}").ping()),
+                 what=f"marathon on {port}")
     leader = wait_for(lambda: quietly(lambda: client.get_leader()["leader"]), what="marathon leader")
 
     info = client.get_info()  # MarathonInfo(**json): any key real Marathon lacks raises TypeError
