@@ -109,7 +109,7 @@ def playbook_options(args: argparse.Namespace) -> PlaybookOptions:
         check=args.check, diff=args.diff, limit=args.limit, tags=args.tags, skip_tags=args.skip_tags,
         extra_vars=args.extra_vars, verbosity=args.verbose, become=args.become, become_user=args.become_user,
         ask_become_pass=args.ask_become_pass, ask_pass=args.ask_pass, user=args.user,
-        private_key=args.private_key, forks=args.forks,
+        private_key=args.private_key, forks=args.forks, mitogen=args.mitogen,
     )
     options.validate()  # a missing -e @file is refused before any prompt
     # ansible-runner runs ansible-playbook without a terminal: it answers the prompts with these
@@ -163,6 +163,9 @@ def add_playbook_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-u", "--user", help="connect as this user")
     g.add_argument("--private-key", metavar="FILE", help="SSH private key file")
     g.add_argument("-f", "--forks", type=int, help="parallel hosts (default: ansible.cfg's forks)")
+    g.add_argument("--mitogen", action="store_true",
+                   help="run with mitogen's linear strategy (pip install 'stackbench[mitogen]'; "
+                        "scripts/bench-rerun.py measures it)")
 
 
 def _csv(text: str) -> list[str]:

@@ -10,6 +10,7 @@ progress lines, uncut) and timings.json.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import os
 import re
@@ -57,6 +58,7 @@ class PlaybookOptions:
     user: str | None = None
     private_key: str | None = None
     forks: int | None = None
+    mitogen: bool = False  # mitogen's linear strategy (an option: pip install 'stackbench[mitogen]')
     # read by the CLI (getpass); never in args, repr, the command file or the events
     ssh_password: str | None = field(default=None, repr=False)
     become_password: str | None = field(default=None, repr=False)
@@ -74,6 +76,8 @@ class PlaybookOptions:
                                   "give the path of the SSH private key", exit_code=USAGE)
         if self.forks is not None and self.forks < 1:
             raise StackbenchError(f"--forks {self.forks}: must be at least 1", "e.g. -f 10", exit_code=USAGE)
+        if self.mitogen:
+            mitogen_env()
 
     def passwords(self) -> dict[str, str]:
         """ansible-runner's `passwords`: prompt regex -> answer (ansible-runner cannot ask the user)."""
@@ -83,6 +87,18 @@ class PlaybookOptions:
         if self.ask_become_pass and self.become_password is not None:
             answers[BECOME_PROMPT] = self.become_password
         return answers
+
+
+def mitogen_env() -> dict[str, str]:
+    """The environment that runs ansible-playbook with mitogen's linear strategy (ansible_mitogen installed)."""
+    spec = importlib.util.find_spec("ansible_mitogen")
+    if spec is None or spec.origin is None:
+        raise StackbenchError("--mitogen: mitogen is not installed next to stackbench",
+                              "pip install 'stackbench[mitogen]' (or leave --mitogen out)", exit_code=USAGE)
+    strategies = Path(spec.origin).parent / "plugins" / "strategy"
+    given = os.environ.get("ANSIBLE_STRATEGY_PLUGINS")
+    return {"ANSIBLE_STRATEGY_PLUGINS": os.pathsep.join([str(strategies), *([given] if given else [])]),
+            "ANSIBLE_STRATEGY": "mitogen_linear"}
 
 
 def _from(cwd: Path | None, path: str) -> Path:
@@ -477,6 +493,8 @@ def run_playbook(playbook: str, inventory: Path, extra_vars: dict[str, Any] | No
     # A checkout runs with its own ansible.cfg. An installed collection ships none: then the operator's
     # configuration applies as ansible-playbook would find it (ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg),
     # named explicitly because ansible-runner changes the working directory.
+    if options and options.mitogen:
+        envvars.update(mitogen_env())
     if CHECKOUT is not None and (root / "ansible.cfg").is_file():
         envvars["ANSIBLE_CONFIG"] = str(root / "ansible.cfg")
     elif not os.environ.get("ANSIBLE_CONFIG") and (Path.cwd() / "ansible.cfg").is_file():

@@ -80,9 +80,16 @@ def test_options_reach_run_playbook_as_given(inventory, groups_checked, runs, ca
         True, True, "zk1", ["config"], ["java"])
     assert options.extra_vars == ["a=1 b=2", '{"c": 1}'] and options.verbosity == 3
     assert (options.become, options.become_user, options.user, options.forks) == (True, "zk", "admin", 7)
+    assert not options.mitogen
     assert groups_checked == [("read", inventory), ("require", "zookeeper")]
     out = capsys.readouterr().out
     assert "check mode: nothing changed" in out and "run log:" in out
+
+
+def test_mitogen_reaches_run_playbook(inventory, groups_checked, runs):
+    assert cli.main(["up", "zookeeper", "-i", str(inventory), "--mitogen"]) == 0
+    (call,) = runs
+    assert call["options"].mitogen
 
 
 def test_check_mode_counts_what_would_change(inventory, groups_checked, runs, capsys):

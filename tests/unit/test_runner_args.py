@@ -1,12 +1,15 @@
 """The ansible-playbook arguments a run is given, built in one place, and the password answers."""
 
+import importlib.util
+import os
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 
 from stackbench.errors import StackbenchError
-from stackbench.runner import BECOME_PROMPT, SSH_PROMPT, PlaybookOptions, playbook_args
+from stackbench.runner import BECOME_PROMPT, SSH_PROMPT, PlaybookOptions, mitogen_env, playbook_args
 
 
 def test_every_option_becomes_the_ansible_playbook_argument(tmp_path):
@@ -67,3 +70,20 @@ def test_passwords_answer_the_prompts_ansible_playbook_prints():
 def test_passwords_are_not_in_the_arguments_or_the_repr():
     options = PlaybookOptions(ask_become_pass=True, become_password="s3cret")
     assert "s3cret" not in " ".join(playbook_args(options)) and "s3cret" not in repr(options)
+
+
+def test_mitogen_runs_its_linear_strategy_from_the_installed_package(monkeypatch):
+    monkeypatch.setenv("ANSIBLE_STRATEGY_PLUGINS", "/site/strategies")
+    env = mitogen_env()
+    assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    first, given = env["ANSIBLE_STRATEGY_PLUGINS"].split(os.pathsep)
+    assert (Path(first) / "mitogen_linear.py").is_file() and given == "/site/strategies"
+    PlaybookOptions(mitogen=True).validate()
+    assert playbook_args(PlaybookOptions(mitogen=True)) == []  # an environment choice, not an argument
+
+
+def test_mitogen_not_installed_is_a_usage_error_before_any_run(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(StackbenchError) as exc:
+        PlaybookOptions(mitogen=True).validate()
+    assert exc.value.exit_code == 2 and "mitogen" in exc.value.message and "stackbench[mitogen]" in exc.value.hint

@@ -102,3 +102,24 @@ def test_a_failed_run_reports_the_whole_first_line_and_keeps_the_rest(local):
     events = (result.run_dir / "events.log").read_text()
     assert "second line of the message" in events and "failed (ignored) local1: Wait a little" in events
     assert (result.run_dir / "rc").read_text().strip() == str(result.rc)
+
+
+
+def test_with_mitogen_the_module_runs_in_a_mitogen_interpreter(local):
+    tmp, inventory = local
+    (tmp / "parent.yml").write_text("""
+- name: Who runs the module
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: The module's parent process
+      ansible.builtin.shell: "ps -o args= -p $PPID > {{ out_file }}"
+      changed_when: false
+""")
+    for mitogen, expected in ((False, "AnsiballZ_command"), (True, "(mitogen:")):
+        out_file = tmp / f"parent-{mitogen}.txt"
+        result = run_playbook(str(tmp / "parent.yml"), inventory, {"out_file": str(out_file)},
+                              out=io.StringIO(), options=PlaybookOptions(mitogen=mitogen))
+        assert result.rc == 0 and expected in out_file.read_text(), out_file.read_text()
+    env = json.loads((result.run_dir / "command").read_text())["env"]
+    assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
