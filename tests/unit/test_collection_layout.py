@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = ROOT / "plugins"
@@ -23,12 +24,29 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+# module_utils of modules that only ever run on the controller (delegate_to: localhost), with the
+# libraries they may import there and the module using them: it signs with the cluster CA, which
+# never leaves the controller.
+CONTROLLER_ONLY = {"pki.py": {"cryptography"}}
+CONTROLLER_ONLY_MODULES = {"pki.py": "pki_certificates"}
+
+
 @pytest.mark.parametrize("path", sorted((PLUGINS / "module_utils").glob("*.py")), ids=lambda p: p.name)
 def test_module_utils_run_on_hosts_with_the_standard_library_only(path):
     for name in _imports(path):
         top = name.split(".", 1)[0]
-        assert top in sys.stdlib_module_names or name.startswith(f"{PACKAGE}.module_utils."), \
+        assert top in sys.stdlib_module_names or name.startswith(f"{PACKAGE}.module_utils.") \
+            or top in CONTROLLER_ONLY.get(path.name, set()), \
             f"{path.name} imports {name}: what runs on managed hosts imports no controller code"
+
+
+def test_controller_only_module_utils_are_used_by_delegated_tasks_only():
+    for module in CONTROLLER_ONLY_MODULES.values():
+        files = (ROOT / "roles").rglob("tasks/*.yml")
+        tasks = [task for path in files for task in yaml.safe_load(path.read_text()) or []
+                 if f"stackbench.cluster.{module}" in task]
+        assert tasks, f"no task uses stackbench.cluster.{module}"
+        assert all(task.get("delegate_to") == "localhost" for task in tasks), f"{module} runs on a managed host"
 
 
 @pytest.mark.parametrize("path", sorted((PLUGINS / "modules").glob("*.py")), ids=lambda p: p.name)
