@@ -38,26 +38,24 @@ def parse_mode(mode: Any) -> int | None:
     return value
 
 
-def resolve_uid(owner: Any) -> int | None:
-    if owner is None or owner == "":
+def _resolve_id(name: Any, lookup: Any, kind: str) -> int | None:
+    """The numeric id of a user or group name (a number is taken as it is); None when not given."""
+    if name is None or name == "":
         return None
     try:
-        return pwd.getpwnam(str(owner)).pw_uid
+        return lookup(str(name))
     except KeyError:
-        if str(owner).isdigit():
-            return int(owner)
-        raise InstallError(f"no user {owner!r} on the host") from None
+        if str(name).isdigit():
+            return int(name)
+        raise InstallError(f"no {kind} {name!r} on the host") from None
+
+
+def resolve_uid(owner: Any) -> int | None:
+    return _resolve_id(owner, lambda name: pwd.getpwnam(name).pw_uid, "user")
 
 
 def resolve_gid(group: Any) -> int | None:
-    if group is None or group == "":
-        return None
-    try:
-        return grp.getgrnam(str(group)).gr_gid
-    except KeyError:
-        if str(group).isdigit():
-            return int(group)
-        raise InstallError(f"no group {group!r} on the host") from None
+    return _resolve_id(group, lambda name: grp.getgrnam(name).gr_gid, "group")
 
 
 def sha256_file(path: str) -> str:

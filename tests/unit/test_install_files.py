@@ -238,3 +238,11 @@ def test_listed_directory_parents_get_its_attributes(tmp_path):
     assert result["changed_directories"] == [str(path)]
     assert mode_of(tmp_path / "etc") == 0o750 and mode_of(tmp_path / "etc" / "etcd") == 0o750
     assert mode_of(path) == 0o750
+
+
+def test_owner_and_group_names_numbers_and_unknown_names():
+    assert inst.resolve_uid("root") == 0 and inst.resolve_gid("root") == 0
+    assert inst.resolve_uid("4242") == 4242 and inst.resolve_gid(None) is None
+    for resolve, kind in ((inst.resolve_uid, "user"), (inst.resolve_gid, "group")):
+        with pytest.raises(inst.InstallError, match=f"no {kind} 'nosuch-stackbench'"):
+            resolve("nosuch-stackbench")
