@@ -40,5 +40,16 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || die "dockerd did not start" "see /var/log/stackbench-dockerd.log"
 fi
 
-# 3. Lab images (base: systemd+sshd+python3; mirror: base+nginx), cached by recipe hash.
+# 3. The inotify budget: every systemd lab host holds several instances, and scripts/test.sh
+#    runs two labs at once (128, a common default, is about 15 plain hosts). Raised, never lowered.
+inotify=/proc/sys/fs/inotify/max_user_instances
+if [ -w "$inotify" ] || [ "$(id -u)" != 0 ]; then
+  if [ "$(cat "$inotify" 2>/dev/null || echo 1024)" -lt 1024 ]; then
+    log "raising fs.inotify.max_user_instances from $(cat "$inotify") to 1024 for the lab hosts"
+    as_root sh -c "echo 1024 > $inotify" 2>/dev/null \
+      || log "could not raise it: run fewer labs at once (STACKBENCH_TEST_JOBS=1 scripts/test.sh)"
+  fi
+fi
+
+# 4. Lab images (base: systemd+sshd+python3; mirror: base+nginx), cached by recipe hash.
 "$venv/bin/stackbench" lab images

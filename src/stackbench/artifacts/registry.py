@@ -9,14 +9,16 @@ Which of them a stack needs is in its catalog entry (stackbench.catalog, `artifa
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stackbench.errors import StackbenchError
-from stackbench.paths import mirror_dir
+from stackbench.paths import cache_dir, mirror_dir
 
 # name -> module under stackbench.artifacts
 BUILDERS: dict[str, str] = {
@@ -41,10 +43,29 @@ def _module(name: str):  # noqa: ANN202
         raise StackbenchError(f"no builder for {name!r} yet ({exc.name})") from exc
 
 
+@contextlib.contextmanager
+def build_lock(name: str, log: Callable[[str], None] = print) -> Iterator[None]:
+    """One build of a component at a time on this machine: a second process (another
+    `stackbench up`, a test running beside it) waits, then finds the artifacts made."""
+    path = cache_dir() / "build" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"artifacts {name}: waiting for another build of it to finish ({path})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build(name: str, force: bool = False, log=print) -> list[Path]:  # noqa: ANN001
     module = _module(name)
     started = time.monotonic()
-    written = module.build(mirror_dir(), force=force, log=log)
+    with build_lock(name, log):
+        written = module.build(mirror_dir(), force=force, log=log)
     log(f"artifacts {name}: ready in {time.monotonic() - started:.1f} s ({len(written)} files)")
     return written
 
