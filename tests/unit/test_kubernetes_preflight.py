@@ -3,9 +3,11 @@
 The first play runs the checks of every role the playbook uses (the shared kubernetes facts,
 etcd, pki, control plane, load balancer, containerd, pod network, node, CoreDNS). The hosts are
 local connections: the checks read facts, variables and a local HTTP server that publishes the
-release binaries of one version and nothing else; each test breaks one input and asserts that
-nothing changed and that the etcd play never started. Each test's run is declared with `case` and
-started by the module fixture `runs`, several at once (see local_playbook.run_cases).
+release binaries of one version and nothing else; each test breaks one input (or, for a check
+that runs per host, gives hosts different values in one run that several tests share) and asserts
+that nothing changed and that the etcd play never started. Each test's run is declared with `case`
+and started by the module fixture `runs`, several at once (see local_playbook.run_cases); the
+hosts' facts are gathered once for all of them.
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ def mirror(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(request, tmp_path_factory, mirror) -> Iterator[dict[str, Future]]:
+    # The checks read facts (addresses, networks) but never ask whether a host has them yet: each
+    # run reads the facts gathered once for the module.
     yield from local_playbook.run_cases(request, tmp_path_factory, "kubernetes.yml", {"mirror": mirror},
-                                        env={"ANSIBLE_GATHER_SUBSET": "!all,network"})
+                                        gathered_facts=True, env={"ANSIBLE_GATHER_SUBSET": "!all,network"})
 
 
 @pytest.fixture
@@ -122,34 +126,55 @@ def test_cluster_dns_outside_the_service_cidr(result):
     assert "is not inside the service CIDR 198.19.0.0/16" in result.stdout
 
 
-@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=30)))
+# The node checks run per host: one run gives two nodes a pod subnet too small, each in its own way
+# (its message names its numbers), and the two tests below assert on it.
+SMALL_SUBNETS = {
+    "w1": {"kubernetes_node_pod_cidr_prefix": 30},
+    "c3": {"kubernetes_node_pod_cidr_prefix": 26, "kubernetes_node_kubelet_max_pods": 120},
+}
+
+
+@case(lambda mirror: Case(LAYOUT, valid(mirror), host_vars=SMALL_SUBNETS))
 def test_node_pod_subnet_without_room_for_max_pods(result):
     assert_stopped_early(result, "kubernetes_node: a /30 node pod subnet (kubernetes_node_pod_cidr_prefix) "
                                  "has 4 addresses, 1 of")
     assert ("fewer than the kubelet's maxPods 110 (kubernetes_node_kubelet_max_pods). "
             "Use a prefix of /25") in result.stdout
+    assert "fatal: [w1]: FAILED!" in result.stdout
 
 
-@case(lambda mirror: Case(LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=26,
-                                        kubernetes_node_kubelet_max_pods=120)))
+@case(lambda mirror: Case(LAYOUT, valid(mirror), host_vars=SMALL_SUBNETS))
 def test_node_pod_subnet_follows_the_max_pods_setting(result):
     assert_stopped_early(result, "has 64 addresses, 61 of them for pods")
     assert ("fewer than the kubelet's maxPods 120 (kubernetes_node_kubelet_max_pods). "
             "Use a prefix of /25") in result.stdout
+    assert "fatal: [c3]: FAILED!" in result.stdout
+
+
+def task_output(stdout: str, task: str) -> list[str]:
+    """The result lines of the task named `task` (its TASK header up to the next blank line)."""
+    lines = re.sub(r"\n\w+day \d\d \w+ .*\n", "\n", stdout).split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("TASK [") and f": {task}]" in line)
+    return lines[start + 1:lines.index("", start)]
 
 
 # The pod subnet check passes; the CoreDNS check, the last of the first play, then refuses
-# an address outside the service CIDR before any host changes.
-@pytest.mark.parametrize(("prefix", "max_pods"), [
-    (25, {}),  # 125 pod addresses hold the default 110
-    (26, {"kubernetes_node_kubelet_max_pods": 61}),  # 61 pod addresses, exactly
-    (26, {"kubernetes_kubelet_max_pods": 50}),  # the name before the role split still counts
-])
-@case(lambda mirror, prefix, max_pods: Case(LAYOUT, valid(mirror, kubernetes_node_pod_cidr_prefix=prefix,
-                                                          coredns_cluster_ip="10.200.0.10", **max_pods)))
-def test_node_pod_subnet_large_enough_passes_and_coredns_checks_in_the_first_play(result, prefix, max_pods):
+# an address outside the service CIDR before any host changes. The check runs per host: one run
+# gives each control-plane host one of the settings that must pass (w1 keeps the default /24).
+LARGE_ENOUGH = {
+    "c1": (25, {}),  # 125 pod addresses hold the default 110
+    "c2": (26, {"kubernetes_node_kubelet_max_pods": 61}),  # 61 pod addresses, exactly
+    "c3": (26, {"kubernetes_kubelet_max_pods": 50}),  # the name before the role split still counts
+}
+
+
+@pytest.mark.parametrize("host", LARGE_ENOUGH)
+@case(lambda mirror, host: Case(LAYOUT, valid(mirror, coredns_cluster_ip="10.200.0.10"), host_vars={
+    h: {"kubernetes_node_pod_cidr_prefix": prefix, **max_pods} for h, (prefix, max_pods) in LARGE_ENOUGH.items()}))
+def test_node_pod_subnet_large_enough_passes_and_coredns_checks_in_the_first_play(result, host):
     assert_stopped_early(result, "coredns_cluster_ip 10.200.0.10 is not inside the service CIDR 198.19.0.0/16")
     assert "kubernetes_node: a /" not in result.stdout
+    assert f"ok: [{host}]" in task_output(result.stdout, "Assert the node pod subnet holds the kubelet's maxPods")
 
 
 @case(lambda mirror: Case(LAYOUT, valid(mirror), args=("--limit", "c1")))
