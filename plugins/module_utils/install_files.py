@@ -193,6 +193,41 @@ def write_atomic(dest: str, content: bytes, uid: int = -1, gid: int = -1, mode: 
         raise
 
 
+def plan_link(dest: str, src: str, check_mode: bool = False) -> list[str]:
+    """What differs at symbolic link `dest` (to `src`): [] or one of created, target."""
+    target = os.path.join(os.path.dirname(os.path.abspath(dest)), src)
+    if not check_mode and not os.path.exists(target):
+        raise InstallError(f"{dest}: the link target {src} does not exist")
+    try:
+        st = os.lstat(dest)
+    except FileNotFoundError:
+        return ["created"]
+    if not stat.S_ISLNK(st.st_mode):
+        raise InstallError(f"{dest} exists and is not a symbolic link")
+    return [] if os.readlink(dest) == src else ["target"]
+
+
+def apply_link(dest: str, src: str, parents_mode: Any = None) -> None:
+    """Point `dest` at `src`: a new link under a temp name in dest's directory, renamed over dest."""
+    make_parents(dest, parents_mode)
+    directory = os.path.dirname(os.path.abspath(dest))
+    for attempt in range(100):
+        tmp = os.path.join(directory, f".{os.path.basename(dest)}.{os.getpid()}.{attempt}.tmp")
+        try:
+            os.symlink(src, tmp)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise InstallError(f"{dest}: no free temporary name for the new link")
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _text_or_none(data: bytes, limit: int) -> str | None:
     if len(data) > limit or b"\x00" in data:
         return None
@@ -204,11 +239,14 @@ def _text_or_none(data: bytes, limit: int) -> str | None:
 
 def install(files: Iterable[Mapping[str, Any]], directories: Iterable[Mapping[str, Any]] = (),
             parents_mode: Any = None, check_mode: bool = False, want_diff: bool = False,
-            diff_content: bool = True, max_diff_size: int = 104448) -> dict[str, Any]:
-    """Plan and (unless check_mode) apply: directories first, then files, in the order given.
+            diff_content: bool = True, max_diff_size: int = 104448,
+            links: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Plan and (unless check_mode) apply: directories first, then files, then links, in the order given.
 
     `files` items: dest, content (bytes), owner, group, mode. `directories` items: path, owner, group, mode.
-    Returns changed, changed_dests (files), changed_directories, per-path changes and, when asked, diffs.
+    `links` items: dest, src (the symbolic link's target, as it is written in the link).
+    Returns changed, changed_dests (files and links), changed_directories, per-path changes and, when asked,
+    diffs.
     """
     result: dict[str, Any] = {"changed": False, "changed_dests": [], "changed_directories": [], "changes": {}}
     diffs: list[dict[str, Any]] = []
@@ -251,6 +289,22 @@ def install(files: Iterable[Mapping[str, Any]], directories: Iterable[Mapping[st
             diffs.append(entry)
         if not check_mode:
             apply_file(dest, content, changes, item.get("owner"), item.get("group"), item.get("mode"), parents_mode)
+        result["changed_dests"].append(dest)
+        result["changes"][dest] = changes
+    for item in links:
+        dest, src = item["dest"], item["src"]
+        changes = plan_link(dest, src, check_mode=check_mode)
+        if not changes:
+            continue
+        if "created" in changes and parse_mode(parents_mode) is None:
+            missing = [p for p in missing_parents(dest) if not (check_mode and p in planned_dirs)]
+            if missing:
+                raise InstallError(f"{missing[0]} does not exist (set parents_mode to create it)")
+        if want_diff:
+            before = "" if "created" in changes else f"-> {os.readlink(dest)}\n"
+            diffs.append({"before_header": dest, "after_header": dest, "before": before, "after": f"-> {src}\n"})
+        if not check_mode:
+            apply_link(dest, src, parents_mode)
         result["changed_dests"].append(dest)
         result["changes"][dest] = changes
     result["changed"] = bool(result["changed_dests"] or result["changed_directories"])

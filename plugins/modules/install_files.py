@@ -70,6 +70,24 @@ options:
       mode:
         description: Octal mode; a new directory without one gets 0755.
         type: raw
+  links:
+    description:
+      - Symbolic links to make sure of after the files, as C(ansible.builtin.file) C(state=link) makes them. A link
+        that points elsewhere is replaced atomically (a new link renamed over it); a destination that exists and
+        is not a link fails the task, as does (outside check mode) a link target that does not exist.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest:
+        description: Absolute path of the link on the host.
+        type: path
+        required: true
+      src:
+        description: What the link points to, written into the link as given (relative to the link's directory
+          if not absolute).
+        type: str
+        required: true
   parents_mode:
     description: Mode for missing parent directories of a file in I(files), which are then created (owned by
       the remote user). Unset, a missing parent fails the task. A listed directory's missing parents get its
@@ -81,7 +99,8 @@ options:
     default: true
 notes:
   - Supports check mode and diff mode.
-  - Symbolic modes are not supported. SELinux contexts and file attributes are left alone.
+  - Symbolic modes are not supported. SELinux contexts and file attributes are left alone. Links keep the remote
+    user's ownership.
 author:
   - stackbench contributors
 """
@@ -108,7 +127,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed_dests:
-  description: The files that were (or in check mode would be) written, chowned or chmodded.
+  description: The files that were (or in check mode would be) written, chowned or chmodded, and the links that
+    were (or would be) made or pointed elsewhere.
   type: list
   elements: str
   returned: always
@@ -158,6 +178,15 @@ ARGUMENT_SPEC = {
             "mode": {"type": "raw"},
         },
     },
+    "links": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "dest": {"type": "path", "required": True},
+            "src": {"type": "str", "required": True},
+        },
+    },
     "parents_mode": {"type": "raw"},
     "diff_content": {"type": "bool", "default": True},
 }
@@ -181,7 +210,7 @@ def main() -> None:
     try:
         files = [dict(item, content=_content(item)) for item in p["files"]]
         result = install(files, p["directories"], parents_mode=p["parents_mode"], check_mode=module.check_mode,
-                         want_diff=module._diff, diff_content=p["diff_content"])
+                         want_diff=module._diff, diff_content=p["diff_content"], links=p["links"])
     except (InstallError, OSError) as exc:
         module.fail_json(msg=f"install_files: {exc}")
     module.exit_json(**result)

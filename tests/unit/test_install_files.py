@@ -246,3 +246,33 @@ def test_owner_and_group_names_numbers_and_unknown_names():
     for resolve, kind in ((inst.resolve_uid, "user"), (inst.resolve_gid, "group")):
         with pytest.raises(inst.InstallError, match=f"no {kind} 'nosuch-stackbench'"):
             resolve("nosuch-stackbench")
+
+
+def test_links_are_made_kept_and_repointed(tmp_path):
+    (tmp_path / "v1").write_text("one")
+    (tmp_path / "v2").write_text("two")
+    link = str(tmp_path / "bin" / "tool")
+    (tmp_path / "bin").mkdir()
+    first = inst.install([], links=[{"dest": link, "src": str(tmp_path / "v1")}])
+    assert first["changed"] and first["changed_dests"] == [link] and first["changes"][link] == ["created"]
+    assert os.readlink(link) == str(tmp_path / "v1")
+    again = inst.install([], links=[{"dest": link, "src": str(tmp_path / "v1")}])
+    assert again == {"changed": False, "changed_dests": [], "changed_directories": [], "changes": {}}
+    check = inst.install([], links=[{"dest": link, "src": str(tmp_path / "v2")}], check_mode=True, want_diff=True)
+    assert check["changes"][link] == ["target"] and os.readlink(link) == str(tmp_path / "v1")
+    assert check["diff"][0]["after"] == f"-> {tmp_path / 'v2'}\n"
+    moved = inst.install([], links=[{"dest": link, "src": str(tmp_path / "v2")}])
+    assert moved["changed_dests"] == [link] and os.readlink(link) == str(tmp_path / "v2")
+    assert sorted(os.listdir(tmp_path / "bin")) == ["tool"]  # no temp link left behind
+
+
+def test_links_refuse_a_missing_target_and_a_file_in_the_way(tmp_path):
+    (tmp_path / "target").write_text("x")
+    with pytest.raises(inst.InstallError, match="does not exist"):
+        inst.install([], links=[{"dest": str(tmp_path / "tool"), "src": str(tmp_path / "missing")}])
+    # check mode does not ask for the target (a check run before the archive is unpacked)
+    assert inst.install([], links=[{"dest": str(tmp_path / "tool"), "src": str(tmp_path / "missing")}],
+                        check_mode=True)["changed"]
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(inst.InstallError, match="not a symbolic link"):
+        inst.install([], links=[{"dest": str(tmp_path / "file"), "src": str(tmp_path / "target")}])
