@@ -194,7 +194,7 @@ ETCD = _stack(
     groups=("etcd",),
     quorum_groups=("etcd",),
     worker_groups=(),
-    playbooks={"up": "etcd.yml", "backup": "etcd-backup.yml", "restore": "etcd-restore.yml"},
+    playbooks={"up": "etcd.yml", "reset": "etcd-reset.yml", "backup": "etcd-backup.yml", "restore": "etcd-restore.yml"},
     artifacts=("etcd",),
     ha_systems=(HaSystem("etcd", "etcd", "state store"),),
     ports=(Port("etcd_client", "etcd", "etcd_client_port"),),
@@ -230,7 +230,7 @@ KUBERNETES = _on(
     # a kubespray inventory names the workers kube_node (its etcd and kube_control_plane are ours)
     group_aliases={"kube_nodes": ("kube_node",)},
     worker_groups=("kube_nodes",),
-    playbooks={"up": "kubernetes.yml"},
+    playbooks={"up": "kubernetes.yml", "reset": "kubernetes-reset.yml", "certs": "kubernetes-certs.yml"},
     artifacts=("images", "kubernetes", "coredns"),
     ha_systems=tuple(HaSystem(name, "kube_control_plane", role) for name, role in (
         ("kube_apiserver", "API / master"), ("kube_controller_manager", "controllers"),

@@ -77,3 +77,14 @@ def https_status(host, url: str, cafile: str = "/etc/kubernetes/admin/ca.crt") -
         out = _python(host, code)
     assert out.rc == 0, out.stderr
     return int(out.stdout.strip())
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "runs_last: tears the cluster down; runs after every other test of the session")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The tests marked runs_last (test_zz_reset.py: the reset) go to the end, in their own order, whatever order
+    the modules were collected in: every other module checks the running cluster."""
+    last = [item for item in items if item.get_closest_marker("runs_last")]
+    items[:] = [item for item in items if not item.get_closest_marker("runs_last")] + last

@@ -1,0 +1,151 @@
+"""`stackbench down kubernetes|etcd -i INV` and the reset playbooks they run (playbooks/kubernetes-reset.yml,
+etcd-reset.yml): the catalog entries, the CLI path (confirmation, the extra vars passed through), and the
+playbooks' shape (confirmation first, every role's reset entry point with its argument spec and README line)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stackbench import catalog, cli, stacks
+from stackbench.errors import StackbenchError
+from stackbench.runner import PlaybookResult
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOKS = ROOT / "playbooks"
+KUBERNETES_RESET_ROLES = ("coredns", "kubernetes_node", "kubernetes_pod_network", "containerd", "kube_apiserver_lb",
+                          "kubernetes_control_plane", "etcd", "pki")
+
+
+@pytest.fixture
+def inventory(tmp_path):
+    path = tmp_path / "hosts.yml"
+    path.write_text("all:\n  children:\n    etcd: {hosts: {cp1: {}}}\n    kube_control_plane: {hosts: {cp1: {}}}\n"
+                    "    kube_nodes: {hosts: {cp1: {}, worker1: {}}}\n")
+    return path
+
+
+@pytest.fixture
+def groups_checked(monkeypatch):
+    calls = []
+    stub = types.ModuleType("stackbench.inventory")
+    stub.read_inventory = lambda source: calls.append(("read", Path(source))) or {"source": Path(source)}
+    stub.require_groups = lambda inv, spec: calls.append(("require", spec.name))
+    monkeypatch.setitem(sys.modules, "stackbench.inventory", stub)
+    return calls
+
+
+@pytest.fixture
+def runs(monkeypatch, tmp_path):
+    calls = []
+
+    def fake(playbook, inventory, extra_vars=None, cmdline=None, label="run", out=sys.stdout, options=None,
+             timeout=None):
+        calls.append({"playbook": playbook, "inventory": inventory, "label": label, "options": options})
+        run_dir = tmp_path / "results" / "runs" / label
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return PlaybookResult(rc=0, status="successful", seconds=2.0, changed=0, failures=[], timings_file=None,
+                              run_dir=run_dir, check=bool(options and options.check), args=[])
+
+    monkeypatch.setattr("stackbench.runner.run_playbook", fake)
+    return calls
+
+
+def test_the_catalog_knows_the_reset_playbooks():
+    assert catalog.get("kubernetes").playbook("reset") == "kubernetes-reset.yml"
+    assert catalog.get("etcd").playbook("reset") == "etcd-reset.yml"
+    assert catalog.get("kubernetes").playbook("certs") == "kubernetes-certs.yml"
+    # a stack on another keeps its own playbooks: Kubernetes' reset is not etcd's
+    assert catalog.get("kubernetes").playbooks["up"] == "kubernetes.yml"
+
+
+@pytest.mark.parametrize(("stack", "playbook"), [("kubernetes", "kubernetes-reset.yml"), ("etcd", "etcd-reset.yml")])
+def test_down_with_an_inventory_runs_the_stacks_reset_once_confirmed(stack, playbook, inventory, groups_checked, runs,
+                                                                      capsys):
+    assert cli.main(["down", stack, "-i", str(inventory), "--yes",
+                     "-e", "kubernetes_reset_keep_etcd_snapshot=true"]) == 0
+    (call,) = runs
+    assert Path(call["playbook"]).name == playbook and call["label"] == f"down-{stack}"
+    assert call["inventory"] == inventory
+    assert call["options"].extra_vars == ["kubernetes_reset_keep_etcd_snapshot=true", "reset_confirmed=true"]
+    assert groups_checked == [("read", inventory), ("require", stack)]
+    assert f"tearing {stack} down" in capsys.readouterr().out
+
+
+def test_down_kubernetes_asks_and_anything_but_yes_changes_nothing(inventory, groups_checked, runs):
+    asked = []
+    with pytest.raises(StackbenchError, match="not confirmed: nothing was changed"):
+        stacks.down("kubernetes", inventory=str(inventory), ask=lambda q: asked.append(q) or "no")
+    assert runs == [] and "etcd + Kubernetes" in asked[0]
+
+
+def test_down_kubernetes_without_a_terminal_or_yes_is_refused_with_exit_2(inventory, groups_checked, runs, capsys,
+                                                                          monkeypatch):
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert cli.main(["down", "kubernetes", "-i", str(inventory)]) == 2
+    assert runs == [] and "pass --yes" in capsys.readouterr().err
+
+
+def test_down_kubernetes_in_check_mode_needs_no_confirmation(inventory, groups_checked, runs, monkeypatch):
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert cli.main(["down", "kubernetes", "-i", str(inventory), "--check"]) == 0
+    assert runs[0]["options"].check and runs[0]["options"].extra_vars == ["reset_confirmed=true"]
+
+
+def plays(name: str) -> list[dict]:
+    return yaml.safe_load((PLAYBOOKS / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["kubernetes-reset.yml", "etcd-reset.yml"])
+def test_the_first_play_asks_for_confirmation_on_localhost_before_any_host_changes(name):
+    first = plays(name)[0]
+    assert first["hosts"] == "localhost" and first["any_errors_fatal"] is True
+    assert "always" in first["tags"]
+    (role,) = first["roles"]
+    assert role["role"] == "stackbench.cluster.confirm"
+    assert role["confirm_given"] == "{{ reset_confirmed | default(false) }}"
+
+
+@pytest.mark.parametrize(("name", "variable"), [("kubernetes-reset.yml", "kubernetes_reset_keep_etcd_snapshot"),
+                                                ("etcd-reset.yml", "etcd_reset_keep_snapshot")])
+def test_the_snapshot_is_etcd_backup_yml_taken_only_when_asked_and_before_any_reset(name, variable):
+    entries = plays(name)
+    (index, snapshot), = [(i, p) for i, p in enumerate(entries) if "ansible.builtin.import_playbook" in p]
+    assert snapshot["ansible.builtin.import_playbook"] == "etcd-backup.yml"
+    assert variable in snapshot["when"] and "not ansible_check_mode" in snapshot["when"]
+    resets = [i for i, p in enumerate(entries) if "reset.yml" in str(p.get("tasks", ""))]
+    assert resets and index < min(resets)
+
+
+def included_roles(name: str) -> list[str]:
+    found = []
+    for play in plays(name):
+        for task in play.get("tasks", []):
+            include = task.get("ansible.builtin.include_role")
+            if include and include.get("tasks_from") == "reset.yml":
+                found.append(include["name"].removeprefix("stackbench.cluster."))
+    return found
+
+
+def test_the_kubernetes_reset_runs_every_roles_reset_pods_first_etcd_last():
+    assert included_roles("kubernetes-reset.yml") == list(KUBERNETES_RESET_ROLES)
+
+
+@pytest.mark.parametrize("role", KUBERNETES_RESET_ROLES)
+def test_every_reset_has_its_argument_spec_and_a_readme_line(role):
+    assert (ROOT / "roles" / role / "tasks" / "reset.yml").is_file()
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    assert specs["reset"]["short_description"] and "options" in specs["reset"]
+    assert "reset" in (ROOT / "roles" / role / "README.md").read_text()
+
+
+def test_every_option_the_reset_specs_name_is_used_by_the_reset_tasks():
+    for role in KUBERNETES_RESET_ROLES:
+        spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+        tasks = (ROOT / "roles" / role / "tasks" / "reset.yml").read_text()
+        for option in spec["argument_specs"]["reset"]["options"]:
+            assert option in tasks or option == "pki_cluster_name", f"{role}: {option} is not used by tasks/reset.yml"
