@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,18 @@ CURRENT: dict[str, str] = {}
 
 def node(name):
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+def each(check, names) -> dict:
+    """{name: check(name)} for every name, run at once: each is a round trip (testinfra, zkCli) of its own."""
+    names = list(names)
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        return dict(zip(names, pool.map(check, names), strict=True))
+
+
+def file_content(name: str, path: str) -> str:
+    with node(name).sudo():
+        return node(name).file(path).content_string
 
 
 def inventory(tmp: Path, name: str, groups: dict[str, list[str]]) -> Path:
@@ -219,15 +232,15 @@ def with_agent3(tmp) -> Path:
 
 
 def test_zookeeper_grows_from_3_to_5_members_while_a_client_writes(grown):
-    assert [membership(m) for m in BASE_ZK] == [["1", "2", "3"]] * 3
+    assert list(each(membership, BASE_ZK).values()) == [["1", "2", "3"]] * 3
     with ZooKeeperWrites(zk_hosts(BASE_ZK), "/stackbench/lifecycle/grow") as writes:
         run = playbook(grown, "zookeeper.yml")
     ok(run)
     figures = writes.result()
     record("zookeeper_grow_3_to_5", playbook_seconds=run.seconds, **figures)
     assert figures["lost_acknowledged"] == 0
-    for name in [*BASE_ZK, *NEW_ZK]:
-        assert membership(name) == ["1", "2", "3", "4", "5"]
+    for name, seen in each(membership, [*BASE_ZK, *NEW_ZK]).items():
+        assert seen == ["1", "2", "3", "4", "5"], name
     assert sorted(modes([*BASE_ZK, *NEW_ZK]).values()) == ["follower"] * 4 + ["leader"]
     assert restarted(run, "Restart ZooKeeper on") == []  # the running members keep running
 
@@ -238,12 +251,14 @@ def test_mesos_and_marathon_are_rolled_onto_the_5_member_connect_string(grown):
     assert role_changes(run, "stackbench.cluster.zookeeper") == {}  # the grown ensemble as the role left it
     assert set(changed(run)) >= {*BASE_ZK, *NEW_ZK}  # the ZooKeeper play ran on all 5
     url = "zk://" + zk_hosts([*BASE_ZK, *NEW_ZK])
-    for name in MASTERS:
-        with node(name).sudo():
-            assert f"MESOS_ZK={url}/mesos" in node(name).file("/etc/default/mesos-master").content_string
+    wanted = {name: {"/etc/default/mesos-master": f"MESOS_ZK={url}/mesos"} for name in MASTERS}
     for name in MARATHONS:
-        with node(name).sudo():
-            assert f"{url}/marathon" in node(name).file("/etc/default/marathon").content_string
+        wanted.setdefault(name, {})["/etc/default/marathon"] = f"{url}/marathon"
+    # one thread per host (a host's sudo() is its own state), its files read in turn
+    found = each(lambda name: {path: file_content(name, path) for path in wanted[name]}, wanted)
+    for name, files in wanted.items():
+        for path, text in files.items():
+            assert text in found[name][path], (name, path)
     order = restarted(run, "Restart the master on")
     assert len(order) == len(MASTERS)
     record("clients_rolled_to_5", playbook_seconds=run.seconds, master_restart_order=order, emulated=emulated())
@@ -267,11 +282,14 @@ def test_zookeeper_upgrades_3_8_5_to_3_8_6_followers_first_leader_last(grown):
            leader_before=leader, **figures)
     assert figures["lost_acknowledged"] == 0
     assert sorted(order) == sorted(members) and order[-1] == leader
-    for name in members:
+    for name, snapshots in each(backups, members).items():
         assert "version: 3.8.6" in four_letter(name, "srvr")
-        with node(name).sudo():
-            snapshots = node(name).check_output("ls /var/backups/zookeeper")
         assert "3.8.5" in snapshots, snapshots
+
+
+def backups(name: str) -> str:
+    with node(name).sudo():
+        return node(name).check_output("ls /var/backups/zookeeper")
 
 
 # ---- 3. shrink ZooKeeper 5 -> 3 ---------------------------------------------------------------
@@ -300,10 +318,10 @@ def test_zookeeper_shrinks_from_5_to_3_members_while_a_client_writes(grown, base
     figures = writes.result()
     record("zookeeper_shrink_5_to_3", playbook_seconds=run.seconds, **figures)
     assert figures["lost_acknowledged"] == 0
-    for name in BASE_ZK:
-        assert membership(name) == ["1", "2", "3"]
-    for name in NEW_ZK:
-        assert not node(name).service("zookeeper").is_running
+    for name, seen in each(membership, BASE_ZK).items():
+        assert seen == ["1", "2", "3"], name
+    for name, running in each(lambda n: node(n).service("zookeeper").is_running, NEW_ZK).items():
+        assert not running, name
 
 
 # ---- 4. Mesos and Marathon upgraded, and rolled onto 3 ZooKeeper members again -------------------
@@ -438,7 +456,7 @@ def test_stackbench_down_refuses_without_yes_then_leaves_nothing_of_the_stack(tm
                           cwd=REPO, check=False)
     assert down.returncode == 0, down.stdout[-6000:] + down.stderr[-3000:]
     record("reset", seconds=round(time.monotonic() - started, 1))
-    assert {name: leftovers(name) for name in ALL_HOSTS} == {name: [] for name in ALL_HOSTS}
+    assert each(leftovers, ALL_HOSTS) == {name: [] for name in ALL_HOSTS}
 
 
 def leftovers(name: str) -> list[str]:

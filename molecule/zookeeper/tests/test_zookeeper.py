@@ -42,7 +42,14 @@ def _servers(host) -> dict[int, str]:
 
 
 def _address(host) -> str:
-    return host.ansible("setup", "gather_subset=network")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    name = host.backend.get_hostname()
+    if name not in _ADDRESSES:  # a setup run costs seconds: once per host, for every test that asks
+        facts = host.ansible("setup", "gather_subset=network")["ansible_facts"]
+        _ADDRESSES[name] = facts["ansible_default_ipv4"]["address"]
+    return _ADDRESSES[name]
+
+
+_ADDRESSES: dict[str, str] = {}
 
 
 def test_service_is_running_as_zookeeper_and_enabled(host) -> None:
