@@ -115,6 +115,15 @@ def missing_parents(path: str) -> list[str]:
     return list(reversed(missing))
 
 
+def require_parents(dest: str, parents_mode: Any, planned: set[str]) -> None:
+    """Refuse a `dest` whose parent is missing, unless parents_mode creates it or (check mode)
+    a listed directory would."""
+    if parse_mode(parents_mode) is None:
+        missing = [p for p in missing_parents(dest) if p not in planned]
+        if missing:
+            raise InstallError(f"{missing[0]} does not exist (set parents_mode to create it)")
+
+
 def make_parents(path: str, mode: Any, uid: int | None = None, gid: int | None = None) -> list[str]:
     """Create the missing parent directories of `path` with `mode` (and owner); they are returned."""
     missing = missing_parents(path)
@@ -269,11 +278,8 @@ def install(files: Iterable[Mapping[str, Any]], directories: Iterable[Mapping[st
         changes = plan_file(dest, content, item.get("owner"), item.get("group"), item.get("mode"))
         if not changes:
             continue
-        if "created" in changes and parse_mode(parents_mode) is None:
-            # a parent only a listed directory would create is fine in check mode
-            missing = [p for p in missing_parents(dest) if not (check_mode and p in planned_dirs)]
-            if missing:
-                raise InstallError(f"{missing[0]} does not exist (set parents_mode to create it)")
+        if "created" in changes:
+            require_parents(dest, parents_mode, planned_dirs if check_mode else set())
         if want_diff:
             entry: dict[str, Any] = {"before_header": dest, "after_header": dest}
             if diff_content and ("content" in changes or "created" in changes):
@@ -296,10 +302,8 @@ def install(files: Iterable[Mapping[str, Any]], directories: Iterable[Mapping[st
         changes = plan_link(dest, src, check_mode=check_mode)
         if not changes:
             continue
-        if "created" in changes and parse_mode(parents_mode) is None:
-            missing = [p for p in missing_parents(dest) if not (check_mode and p in planned_dirs)]
-            if missing:
-                raise InstallError(f"{missing[0]} does not exist (set parents_mode to create it)")
+        if "created" in changes:
+            require_parents(dest, parents_mode, planned_dirs if check_mode else set())
         if want_diff:
             before = "" if "created" in changes else f"-> {os.readlink(dest)}\n"
             diffs.append({"before_header": dest, "after_header": dest, "before": before, "after": f"-> {src}\n"})

@@ -10,10 +10,14 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -57,3 +61,14 @@ def failover_args(**given: Any) -> dict[str, Any]:
     result = ArgumentSpecValidator(ARGUMENT_SPEC).validate({"system": "zookeeper", **given})
     assert not result.error_messages, result.error_messages
     return result.validated_parameters
+
+
+@pytest.fixture
+def groups_checked(monkeypatch):
+    """stackbench.inventory replaced by a stub that records what it was asked."""
+    calls = []
+    stub = types.ModuleType("stackbench.inventory")
+    stub.read_inventory = lambda source: calls.append(("read", Path(source))) or {"source": Path(source)}
+    stub.require_groups = lambda inv, spec: calls.append(("require", spec.name))
+    monkeypatch.setitem(sys.modules, "stackbench.inventory", stub)
+    return calls

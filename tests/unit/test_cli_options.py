@@ -23,17 +23,6 @@ def inventory(tmp_path):
     return path
 
 
-@pytest.fixture
-def groups_checked(monkeypatch):
-    """stackbench.inventory replaced by a stub that records what it was asked."""
-    calls = []
-    stub = types.ModuleType("stackbench.inventory")
-    stub.read_inventory = lambda source: calls.append(("read", Path(source))) or {"source": Path(source)}
-    stub.require_groups = lambda inv, spec: calls.append(("require", spec.name))
-    monkeypatch.setitem(sys.modules, "stackbench.inventory", stub)
-    return calls
-
-
 class Calls(list):
     outcome: dict
 

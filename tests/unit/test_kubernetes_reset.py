@@ -5,7 +5,6 @@ playbooks' shape (confirmation first, every role's reset entry point with its ar
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -27,16 +26,6 @@ def inventory(tmp_path):
     path.write_text("all:\n  children:\n    etcd: {hosts: {cp1: {}}}\n    kube_control_plane: {hosts: {cp1: {}}}\n"
                     "    kube_nodes: {hosts: {cp1: {}, worker1: {}}}\n")
     return path
-
-
-@pytest.fixture
-def groups_checked(monkeypatch):
-    calls = []
-    stub = types.ModuleType("stackbench.inventory")
-    stub.read_inventory = lambda source: calls.append(("read", Path(source))) or {"source": Path(source)}
-    stub.require_groups = lambda inv, spec: calls.append(("require", spec.name))
-    monkeypatch.setitem(sys.modules, "stackbench.inventory", stub)
-    return calls
 
 
 @pytest.fixture

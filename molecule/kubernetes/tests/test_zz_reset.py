@@ -10,8 +10,6 @@ file name only keeps a plain listing tidy). Figures (reset time) go to results/t
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CONTROL_PLANE, INVENTORY, NODES, RUNNER, get_host
+from playbook_runs import changed, ok, plain_env, run_playbook
 
 pytestmark = pytest.mark.runs_last
 
@@ -31,31 +30,11 @@ FIGURES: dict[str, float] = {}
 
 
 def env() -> dict[str, str]:
-    # plain text: molecule's environment forces colour, and the checks below read the output
-    return dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False",
-                ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    return plain_env()
 
 
 def playbook(name: str, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", INVENTORY, str(REPO / "playbooks" / name),
-           *args]
-    started = time.monotonic()
-    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env(), stdin=subprocess.DEVNULL,
-                         check=False)
-    run.seconds = round(time.monotonic() - started, 1)  # type: ignore[attr-defined]
-    print(f"$ {' '.join(cmd[1:])}\n  rc={run.returncode} in {run.seconds} s")  # type: ignore[attr-defined]
-    return run
-
-
-def ok(run: subprocess.CompletedProcess) -> None:
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
-
-
-def changed(run: subprocess.CompletedProcess) -> dict[str, int]:
-    """{host: changed} from the PLAY RECAP."""
-    found = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)}
-    assert found, "no PLAY RECAP in the output: " + run.stdout[-2000:]
-    return found
+    return run_playbook(INVENTORY, name, *args)
 
 
 def record(step: str, seconds: float) -> None:

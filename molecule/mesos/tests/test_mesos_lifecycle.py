@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 import testinfra
 import testinfra.utils.ansible_runner
+from playbook_runs import changed, ok, plain_env, run_playbook
 
 from stackbench.bench.zookeeper_writes import ZooKeeperWrites
 
@@ -85,29 +86,9 @@ def inventory(tmp: Path, name: str, groups: dict[str, list[str]]) -> Path:
 
 
 def playbook(inv: Path, name: str, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inv), str(REPO / "playbooks" / name),
-           *[f"-e{k}={v}" for k, v in CURRENT.items()], *args]
-    # plain text: molecule's environment forces colour, and the checks below read the output
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s -o StrictHostKeyChecking=no "
-                                "-o UserKnownHostsFile=/dev/null")
-    started = time.monotonic()
-    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, check=False)
-    run.seconds = round(time.monotonic() - started, 1)  # type: ignore[attr-defined]
-    print(f"$ {' '.join(cmd[1:])}\n  rc={run.returncode} in {run.seconds} s")  # type: ignore[attr-defined]
-    return run
-
-
-def ok(run: subprocess.CompletedProcess) -> None:
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
-
-
-def changed(run: subprocess.CompletedProcess) -> dict[str, int]:
-    """{host: changed} from the PLAY RECAP."""
-    found = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)}
-    assert found, "no PLAY RECAP in the output: " + run.stdout[-2000:]
-    return found
+    ssh = "-o ControlMaster=auto -o ControlPersist=120s -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    return run_playbook(inv, name, *[f"-e{k}={v}" for k, v in CURRENT.items()], *args,
+                        env=plain_env(ANSIBLE_SSH_ARGS=ssh))
 
 
 def role_changes(run: subprocess.CompletedProcess, role: str) -> dict[str, list[str]]:

@@ -1,0 +1,42 @@
+"""Playbook runs from a scenario's tests (the day-two chains): plain-text output and the recap read."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def plain_env(**extra: str) -> dict[str, str]:
+    """The environment of a run whose output a test reads: molecule's forces colour."""
+    return dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False",
+                ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", **extra)
+
+
+def run_playbook(inventory: str | Path, name: str, *args: str, env: dict[str, str] | None = None
+                 ) -> subprocess.CompletedProcess:
+    """`ansible-playbook -i INVENTORY playbooks/NAME ARGS`, timed (`.seconds`) and logged."""
+    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory),
+           str(REPO / "playbooks" / name), *args]
+    started = time.monotonic()
+    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env or plain_env(),
+                         stdin=subprocess.DEVNULL, check=False)
+    run.seconds = round(time.monotonic() - started, 1)  # type: ignore[attr-defined]
+    print(f"$ {' '.join(cmd[1:])}\n  rc={run.returncode} in {run.seconds} s")  # type: ignore[attr-defined]
+    return run
+
+
+def ok(run: subprocess.CompletedProcess) -> None:
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+
+
+def changed(run: subprocess.CompletedProcess) -> dict[str, int]:
+    """{host: changed} from the PLAY RECAP."""
+    found = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)}
+    assert found, "no PLAY RECAP in the output: " + run.stdout[-2000:]
+    return found
