@@ -247,13 +247,16 @@ def test_down_asks_and_anything_but_yes_changes_nothing(inventory, groups_checke
     assert Path(runs[0]["playbook"]).name == "mesos-reset.yml"
 
 
-def test_down_without_a_terminal_or_yes_is_refused_with_exit_2(inventory, groups_checked, runs, capsys, monkeypatch):
+@pytest.mark.parametrize("stack", ["mesos", "kubernetes"])
+def test_down_without_a_terminal_or_yes_is_refused_with_exit_2(stack, inventory, groups_checked, runs, capsys,
+                                                               monkeypatch):
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
-    assert cli.main(["down", "mesos", "-i", str(inventory)]) == 2
+    assert cli.main(["down", stack, "-i", str(inventory)]) == 2
     assert runs == [] and "pass --yes" in capsys.readouterr().err
 
 
-def test_down_in_check_mode_needs_no_confirmation(inventory, groups_checked, runs, monkeypatch):
+@pytest.mark.parametrize("stack", ["zookeeper", "kubernetes"])
+def test_down_in_check_mode_needs_no_confirmation(stack, inventory, groups_checked, runs, monkeypatch):
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
-    assert cli.main(["down", "zookeeper", "-i", str(inventory), "--check"]) == 0
-    assert runs[0]["options"].check
+    assert cli.main(["down", stack, "-i", str(inventory), "--check"]) == 0
+    assert runs[0]["options"].check and runs[0]["options"].extra_vars == ["reset_confirmed=true"]

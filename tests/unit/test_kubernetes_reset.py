@@ -72,19 +72,6 @@ def test_down_kubernetes_asks_and_anything_but_yes_changes_nothing(inventory, gr
     assert runs == [] and "etcd + Kubernetes" in asked[0]
 
 
-def test_down_kubernetes_without_a_terminal_or_yes_is_refused_with_exit_2(inventory, groups_checked, runs, capsys,
-                                                                          monkeypatch):
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
-    assert cli.main(["down", "kubernetes", "-i", str(inventory)]) == 2
-    assert runs == [] and "pass --yes" in capsys.readouterr().err
-
-
-def test_down_kubernetes_in_check_mode_needs_no_confirmation(inventory, groups_checked, runs, monkeypatch):
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
-    assert cli.main(["down", "kubernetes", "-i", str(inventory), "--check"]) == 0
-    assert runs[0]["options"].check and runs[0]["options"].extra_vars == ["reset_confirmed=true"]
-
-
 def plays(name: str) -> list[dict]:
     return yaml.safe_load((PLAYBOOKS / name).read_text())
 
