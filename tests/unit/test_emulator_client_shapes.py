@@ -110,4 +110,5 @@ def test_tcp_health_checks_are_run_not_only_http():
         assert marathon.probe("MESOS_TCP", "127.0.0.1", port, "/", 1.0)[0] is True
     healthy, cause = marathon.probe("TCP", "127.0.0.1", port, "/", 1.0)  # closed now
     assert healthy is False and cause
-    assert "COMMAND" not in marathon.CHECKED_PROTOCOLS
+    # COMMAND checks run as a command, not as a network probe (tests/emulators/test_marathon_constraints_and_checks.py)
+    assert "COMMAND" not in marathon.CHECKED_PROTOCOLS and "COMMAND" in marathon.RUN_PROTOCOLS

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import re
 import signal
 import socket
 import sys
@@ -166,11 +167,137 @@ def type_errors(body: object) -> list[dict]:
         port = definition.get("port", 0) if isinstance(definition, dict) else None
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             details.append({"path": f"/portDefinitions({i})/port", "errors": ["error.expected.jsnumber"]})
+    constraints = body.get("constraints")
+    details += constraint_errors(constraints if isinstance(constraints, list) else [])
+    checks = body.get("healthChecks")
+    for i, check in enumerate(checks if isinstance(checks, list) else []):
+        if not isinstance(check, dict):
+            details.append({"path": f"/healthChecks({i})", "errors": ["error.expected.jsobject"]})
+        elif check.get("protocol") in COMMAND_PROTOCOLS:
+            command = check.get("command")
+            value = command.get("value") if isinstance(command, dict) else None
+            if not isinstance(value, str) or not value.strip():  # (a path is ignored, not refused)
+                details.append({"path": f"/healthChecks({i})", "errors": [HEALTH_CHECK_FIELDS_INVALID]})
     return details
 
 
-# Marathon's defaults for one entry of `healthChecks` (HTTP and MESOS_HTTP are checked; others are kept
-# but not run by the emulator).
+# Marathon 1.10's operators of app `constraints` (Protos.Constraint.Operator; IN is not emulated) and the
+# messages of its validation (SchedulingValidation.complyWithAppConstraintRules, SchedulingValidationMessages;
+# the invalid-operator message has not named IS since it was added).
+CONSTRAINT_OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
+CONSTRAINT_OPERATOR_INVALID = "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER or UNLIKE"
+HEALTH_CHECK_FIELDS_INVALID = "Health check protocol must match supplied fields."
+_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def _java_int(text: str) -> bool:
+    """Whether Scala's `text.toInt` succeeds (a 32-bit decimal integer)."""
+    return bool(_INT.fullmatch(text)) and -(2**31) <= int(text) < 2**31
+
+
+def constraint_error(constraint: list[str]) -> str | None:
+    """Marathon's validation message for one app constraint [field, operator(, value)], None if valid."""
+    if len(constraint) < 2 or len(constraint) > 3:
+        return "Each constraint must have either 2 or 3 fields"
+    field, operator, value = constraint[0], constraint[1].upper(), constraint[2] if len(constraint) == 3 else None
+    if not field:
+        return "illegal constraint specification"
+    if operator not in CONSTRAINT_OPERATORS:
+        return CONSTRAINT_OPERATOR_INVALID
+    if operator == "UNIQUE" and value is not None:
+        return "UNIQUE does not accept a value"
+    if operator == "GROUP_BY" and value is not None and not _java_int(value):
+        return "GROUP BY must define an integer value or else no value at all"
+    if operator == "MAX_PER" and (value is None or not _java_int(value)):
+        return "MAX_PER requires an integer value"
+    if operator in ("LIKE", "UNLIKE"):
+        if not value:
+            return "LIKE and UNLIKE require a non-empty, regular expression value"
+        try:
+            re.compile(value)
+        except re.error:
+            return "is not a valid regular expression"
+    if operator == "IS" and not re.fullmatch(r"[a-zA-Z0-9_/.-]*", value or ""):
+        return ("IS only supports Mesos text and float values "
+                "(see http://mesos.apache.org/documentation/latest/attributes-resources/)")
+    return None
+
+
+def constraint_errors(constraints: list) -> list[dict]:
+    """The 422 `details` of `constraints`: each one an array of strings (Play JSON), then Marathon's rules."""
+    details: list[dict] = []
+    for i, constraint in enumerate(constraints):
+        path = f"/constraints({i})"
+        if not isinstance(constraint, list):
+            details.append({"path": path, "errors": ["error.expected.jsarray"]})
+            continue
+        wrong = [j for j, part in enumerate(constraint) if not isinstance(part, str)]
+        details += [{"path": f"{path}({j})", "errors": ["error.expected.jsstring"]} for j in wrong]
+        error = None if wrong else constraint_error(constraint)
+        if error:
+            details.append({"path": path, "errors": [error]})
+    return details
+
+
+def attribute_text(value: object) -> str:
+    """An agent attribute as Marathon compares it: text as is, scalars as java.text.NumberFormat writes them
+    (`2`, `1,024.5`, at most 3 decimals), ranges `[b-e,...]`, sets `{a,b}`."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        text = f"{value:,.3f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    if isinstance(value, dict) and "range" in value:
+        ranges = sorted((int(r["begin"]), int(r["end"])) for r in value["range"])
+        return "[" + ",".join(f"{b}-{e}" for b, e in ranges) + "]"
+    if isinstance(value, dict) and "item" in value:
+        return "{" + ",".join(sorted(map(str, value["item"]))) + "}"
+    return str(value)
+
+
+def field_value(field: str, hostname: str, attributes: dict | None) -> str | None:
+    """The value of a constraint's field on an agent: its hostname, or one of its attributes (None: absent; the
+    emulated agents have no fault domain, so `@region` and `@zone` are always absent)."""
+    if field in ("hostname", "@hostname"):
+        return hostname
+    if field in ("@region", "@zone") or field not in (attributes or {}):
+        return None
+    return attribute_text((attributes or {})[field])
+
+
+def meets_constraint(constraint: list[str], hostname: str, attributes: dict | None,
+                     placed: list[tuple[str, dict]]) -> bool:
+    """Whether an agent may take one more instance of an app, given where its instances are placed (hostname
+    and attributes of each agent), as Marathon's Constraints.meetsConstraint decides for an offer."""
+    field, operator = constraint[0], constraint[1].upper()
+    value = constraint[2] if len(constraint) > 2 else ""
+    offered = field_value(field, hostname, attributes)
+    if offered is None:
+        return operator == "UNLIKE"  # only UNLIKE accepts an agent without the field
+    values = [field_value(field, host, attrs) for host, attrs in placed]
+    groups: dict[str | None, int] = {}
+    for v in values:
+        groups[v] = groups.get(v, 0) + 1
+    if operator == "LIKE":
+        return bool(value) and re.fullmatch(value, offered) is not None
+    if operator == "UNLIKE":
+        return bool(value) and re.fullmatch(value, offered) is None
+    if operator == "UNIQUE":
+        return all(v != offered for v in values)
+    if operator == "CLUSTER":
+        # without a value the first instance picks the value all the others follow
+        return (not values or values[0] == offered) if not value else offered == value
+    if operator == "GROUP_BY":
+        minimum = 2**31 - 1 if value == "inf" else max(0, int(value)) if value and _java_int(value) else 0
+        return offered not in groups or (len(groups) >= minimum and groups[offered] == min(groups.values()))
+    if operator == "MAX_PER":
+        return groups.get(offered, 0) < int(value)
+    if operator == "IS":
+        return offered == value
+    return False
+
+
+# Marathon's defaults for one entry of `healthChecks` (a COMMAND check has no path, portIndex, ignoreHttp1xx).
 HEALTH_CHECK_DEFAULTS: dict[str, object] = {
     "protocol": "HTTP",
     "path": "/",
@@ -182,8 +309,35 @@ HEALTH_CHECK_DEFAULTS: dict[str, object] = {
     "ignoreHttp1xx": False,
 }
 
-# Protocols the emulator's leader checks (COMMAND runs on the agent in Mesos and is not emulated).
+COMMAND_CHECK_DEFAULTS: dict[str, object] = {
+    k: v for k, v in HEALTH_CHECK_DEFAULTS.items() if k not in ("path", "portIndex", "ignoreHttp1xx")
+}
+
+# Protocols the emulator's leader probes over the network.
 CHECKED_PROTOCOLS = ("HTTP", "MESOS_HTTP", "HTTPS", "MESOS_HTTPS", "TCP", "MESOS_TCP")
+# COMMAND checks: Mesos runs them beside the task, with its environment and in its sandbox; the emulator's
+# leader runs them the way the emulated agent runs task commands (`/bin/sh -c` in a new session).
+COMMAND_PROTOCOLS = ("COMMAND",)
+RUN_PROTOCOLS = CHECKED_PROTOCOLS + COMMAND_PROTOCOLS
+
+
+def command_probe(command: str, env: dict[str, str], cwd: str | None, timeout: float) -> tuple[bool, str | None]:
+    """One COMMAND health check: healthy when the command exits 0 within `timeout` seconds."""
+    import subprocess
+
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        return False, str(exc)
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return False, f"Command timed out after {timeout:g} seconds"
+    return (True, None) if code == 0 else (False, f"Command exited with status {code}")
 
 
 def probe(protocol: str, host: str, port: int, path: str, timeout: float) -> tuple[bool, str | None]:
@@ -240,7 +394,13 @@ def normalize_app(body: dict, app_id: str | None = None) -> dict:
         {"port": 0, "protocol": "tcp", "labels": {}, **d} for d in app.get("portDefinitions") or []
     ]
     app.pop("ports", None)
-    app["healthChecks"] = [{**HEALTH_CHECK_DEFAULTS, **check} for check in app.get("healthChecks") or []]
+    app["healthChecks"] = [
+        {**(COMMAND_CHECK_DEFAULTS if check.get("protocol") in COMMAND_PROTOCOLS else HEALTH_CHECK_DEFAULTS),
+         **check}
+        for check in app.get("healthChecks") or []
+    ]
+    # Marathon stores operators in upper case (ConstraintOperator.fromString(op.toUpperCase))
+    app["constraints"] = [[c[0], c[1].upper(), *c[2:]] for c in app.get("constraints") or []]
     app["upgradeStrategy"] = {**APP_DEFAULTS["upgradeStrategy"], **(app.get("upgradeStrategy") or {})}  # type: ignore[dict-item]
     return app
 
@@ -396,6 +556,18 @@ def should_kill_unhealthy(record: dict, check: dict, started: float, at: float) 
     return bool(record.get("firstSuccess")) or at - started > float(check.get("gracePeriodSeconds", 300))
 
 
+def task_environment(app: dict, hostname: str, ports: list[int], version: str | None = None) -> dict[str, str]:
+    """The environment Marathon gives a task's command (and its COMMAND checks)."""
+    return {
+        **{k: str(v) for k, v in (app.get("env") or {}).items()},
+        "MARATHON_APP_ID": str(app.get("id", "")),
+        "MARATHON_APP_VERSION": str(version if version is not None else app.get("version", "")),
+        "HOST": hostname,
+        **({"PORT": str(ports[0]), "PORTS": ",".join(map(str, ports))} if ports else {}),
+        **{f"PORT{i}": str(p) for i, p in enumerate(ports)},
+    }
+
+
 def task_id_for(app_id: str) -> str:
     return f"{app_id.strip('/').replace('/', '_')}.instance-{uuid.uuid4()}._app.1"
 
@@ -420,14 +592,20 @@ def in_maintenance(agent: dict, schedule: dict, at: float, draining_seconds: flo
     return False
 
 
-def choose_agent(agents: list[dict], request: dict[str, float], placed: dict[str, int]) -> dict | None:
-    """The agent with the fewest instances of this app among those whose free resources fit; none that is
-    deactivated (Mesos makes no offers for it) or in a maintenance window (Marathon declines them)."""
+def choose_agent(agents: list[dict], request: dict[str, float], placed: dict[str, int],
+                 constraints: list[list[str]] | None = None,
+                 placed_on: list[tuple[str, dict]] | None = None) -> dict | None:
+    """The agent with the fewest instances of this app among those whose free resources fit and that meet
+    every one of the app's `constraints` (given the hostname and attributes of the agents of its placed
+    instances, `placed_on`); none that is deactivated (Mesos makes no offers for it) or in a maintenance
+    window (Marathon declines them)."""
     candidates = []
     for agent in agents:
         free = resources.subtract(agent["resources"], agent["used_resources"])
         if (agent.get("active", True) and not agent.get("deactivated") and not agent.get("_maintenance")
-                and resources.fits(request, free)):
+                and resources.fits(request, free)
+                and all(meets_constraint(c, str(agent.get("hostname", "")), agent.get("attributes") or {},
+                                         placed_on or []) for c in constraints or [])):
             candidates.append(agent)
     if not candidates:
         return None
@@ -630,7 +808,7 @@ class Marathon:
             self.wake.wait(1)
             self.wake.clear()
 
-    # ---- health checks (Marathon HTTP checks, run by the leader) ------------------------
+    # ---- health checks (Marathon's and Mesos' checks, all run by the leader) ---------------
     def _health_loop(self) -> None:
         last: dict[str, float] = {}
         while True:
@@ -641,20 +819,54 @@ class Marathon:
             for task in running:
                 app = apps.get(app_of_task(task["id"]))
                 meta = self.task_meta.get(task["id"])
-                checks = [c for c in (app or {}).get("healthChecks", []) if c.get("protocol") in CHECKED_PROTOCOLS]
-                if not checks or not meta or not meta.get("ports"):
+                checks = [c for c in (app or {}).get("healthChecks", []) if c.get("protocol") in RUN_PROTOCOLS]
+                if not checks or not meta:
                     continue
                 check = checks[0]
+                if check.get("protocol") not in COMMAND_PROTOCOLS and not meta.get("ports"):
+                    continue
                 if now() - last.get(task["id"], 0) < float(check["intervalSeconds"]):
                     continue
                 last[task["id"]] = now()
-                threading.Thread(target=self._check, args=(task["id"], meta, check), daemon=True).start()
+                threading.Thread(target=self._check, args=(task["id"], meta, check, app), daemon=True).start()
 
-    def _check(self, task_id: str, meta: dict, check: dict) -> None:
+    def _sandbox(self, task_id: str, meta: dict) -> str | None:
+        """The task's sandbox directory, as its agent's /state gives it (cached)."""
+        if meta.get("sandbox") or not meta.get("agent_url"):
+            return meta.get("sandbox")
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            status, payload, _ = web.call("GET", f"{meta['agent_url']}/state", timeout=2)
+            if status == 200:
+                for framework in json.loads(payload).get("frameworks") or []:
+                    for executor in framework.get("executors") or []:
+                        if executor.get("id") == task_id and executor.get("directory"):
+                            meta["sandbox"] = executor["directory"]
+        return meta.get("sandbox")
+
+    def _probe(self, task_id: str, meta: dict, check: dict, app: dict | None) -> tuple[bool, str | None]:
+        """Run one check of any protocol against a task: (healthy, failure cause)."""
+        timeout = float(check["timeoutSeconds"])
+        if check.get("protocol") in COMMAND_PROTOCOLS:
+            # as the agent runs the task's command: its environment (PORT0, HOST, ...), in its sandbox
+            sandbox = self._sandbox(task_id, meta)
+            agent = str(meta.get("agent_url") or "").removeprefix("http://")
+            variables = meta.get("env") or task_environment(app or {}, str(meta.get("host", "")),
+                                                            list(meta.get("ports") or []), meta.get("appVersion"))
+            env = {
+                **os.environ,
+                "MESOS_TASK_ID": task_id,
+                **({"MESOS_SANDBOX": sandbox} if sandbox else {}),
+                **({"MESOS_AGENT_ENDPOINT": agent} if agent else {}),
+                **{k: str(v) for k, v in variables.items()},
+            }
+            command = str((check.get("command") or {}).get("value") or "")
+            return command_probe(command, env, sandbox if sandbox and os.path.isdir(sandbox) else None, timeout)
         ports = meta["ports"]
         port = ports[int(check.get("portIndex", 0))] if int(check.get("portIndex", 0)) < len(ports) else ports[0]
-        ok, cause = probe(str(check.get("protocol")), meta["ip"], int(port), str(check.get("path") or "/"),
-                          float(check["timeoutSeconds"]))
+        return probe(str(check.get("protocol")), meta["ip"], int(port), str(check.get("path") or "/"), timeout)
+
+    def _check(self, task_id: str, meta: dict, check: dict, app: dict | None = None) -> None:
+        ok, cause = self._probe(task_id, meta, check, app)
         with self.lock:
             if task_id not in self.task_meta:
                 return
@@ -781,11 +993,20 @@ class Marathon:
         if float(app.get("gpus") or 0):
             request["gpus"] = float(app["gpus"])
         placed: dict[str, int] = {}
+        placed_on: list[tuple[str, dict]] = []
+        by_id = {a["id"]: a for a in agents}
         for task in mine:
             placed[task["slave_id"]] = placed.get(task["slave_id"], 0) + 1
-        agent = choose_agent(agents, request, placed)
+            known = by_id.get(task["slave_id"]) or self.task_meta.get(task["id"]) or {}
+            placed_on.append((str(known.get("hostname") or known.get("host") or ""), known.get("attributes") or {}))
+        constraints = app.get("constraints") or []
+        agent = choose_agent(agents, request, placed, constraints, placed_on)
         if agent is None:
-            log.info("No agent has the resources for an instance of %s (%s)", app["id"], request)
+            # the instance stays in the launch queue (/v2/queue) and the deployment goes on waiting
+            if constraints and choose_agent(agents, request, placed) is not None:
+                log.info("No agent meets the constraints %s of %s", constraints, app["id"])
+            else:
+                log.info("No agent has the resources for an instance of %s (%s)", app["id"], request)
             return
         command = app.get("cmd") or " ".join(app.get("args") or [])
         port_count = len(app.get("portDefinitions") or [])
@@ -796,15 +1017,9 @@ class Marathon:
             port = pick_port(str((agent.get("resources") or {}).get("ports") or ""), used | set(ports))
             if port is not None:
                 ports.append(port)
-        ip = str(agent.get("pid", "")).rsplit("@", 1)[-1].split(":")[0]
-        env = {
-            **(app.get("env") or {}),
-            "MARATHON_APP_ID": app["id"],
-            "MARATHON_APP_VERSION": app.get("version", ""),
-            "HOST": agent["hostname"],
-            **({"PORT": str(ports[0]), "PORTS": ",".join(map(str, ports))} if ports else {}),
-            **{f"PORT{i}": str(p) for i, p in enumerate(ports)},
-        }
+        address = str(agent.get("pid", "")).rsplit("@", 1)[-1]
+        ip = address.split(":")[0]
+        env = task_environment(app, agent["hostname"], ports)
         task = {
             "task_id": task_id_for(app["id"]),
             "name": app["id"].strip("/").replace("/", "."),
@@ -822,6 +1037,9 @@ class Marathon:
             "host": agent["hostname"],
             "ip": ip,
             "agent_id": agent["id"],
+            "agent_url": f"http://{address}" if ":" in address else None,
+            "attributes": agent.get("attributes") or {},
+            "env": env,
             "ports": ports,
             "version": self._config_version(app),
             "appVersion": app.get("version", ""),
