@@ -122,6 +122,7 @@ class StackRun:
         # prove them real (detect_emulated), whatever the inventory is; the others are real.
         self.components: dict[str, bool] = {name: True for name in self.spec.lab_emulated}
         self.emulated = any(self.components.values())
+        self.detected = False  # whether the daemons have been asked yet (detect_emulated)
         self.entry: dict[str, Any] = {
             "label": self.spec.label, "status": "evaluated", "reason": None, "emulated": self.emulated,
             "emulated_components": [name for name, emulated in self.components.items() if emulated],
@@ -138,7 +139,10 @@ class StackRun:
     def detect_emulated(self, fetch: Callable[[str], tuple[dict[str, str], Any] | None] | None = None) -> None:
         """Ask each daemon what it is (probe_emulated) and mark the stack and the steps so far from that."""
         self.components = probe_emulated(self.spec, self.groups, self.addresses, fetch=fetch or http_answer)
+        self.detected = True
         self.emulated = any(self.components.values())
+        if self.components:
+            self.run.say(logic.emulated_line(self.stack, self.components))
         self.entry["emulated"] = self.emulated
         self.entry["emulated_components"] = [name for name, emulated in self.components.items() if emulated]
         for step in self.entry["steps"]:  # the stand-up ran before the daemons could be asked
@@ -199,16 +203,11 @@ class StackRun:
         if not record["hosts"]:
             with contextlib.suppress(Exception):
                 record["hosts"] = hosts() if callable(hosts) else hosts
-        self.run.say(f"{self.stack}: {title}: {record['status']} in {record['elapsed_s']:.0f} s"
-                     + (f" ({record['error']})" if record["error"] else f" {short(record['figures'])}"))
+        for line in logic.step_lines(self.stack, title, record, self.components):
+            self.run.say(line)
         self.entry["status"] = logic.stack_status(self.entry["steps"])
         self.run.save()
         return record
-
-
-def short(figures: dict[str, Any]) -> str:
-    keep = {k: v for k, v in figures.items() if isinstance(v, int | float | str) and len(str(v)) < 40}
-    return json.dumps(keep)[:200]
 
 
 # ---- the stacks' own steps ------------------------------------------------------------------
@@ -239,7 +238,8 @@ def timed(result: Any) -> dict[str, Any]:
     """A playbook result's seconds (from the stackbench.cluster.timings callback when it wrote its file) and changes."""
     seconds = result.seconds
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        seconds = float(json.loads(result.timings_file.read_text())["duration_seconds"])
+        if result.timings_file is not None:  # None when the callback wrote no file
+            seconds = float(json.loads(result.timings_file.read_text())["duration_seconds"])
     return {"seconds": round(seconds, 1), "changed": result.changed}
 
 
@@ -358,9 +358,12 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
             stack_run.use(read_inventory(inventory_path))
             stack_run.entry["hosts"] = stack_run.host_rows()
             figures = standup(stack_run, lab_existed)
+            stack_run.detect_emulated()  # before the step's line is printed: its mark comes from the daemons
             # creating the lab's machines (and building artifacts) is not part of the stack's stand-up
             return {**figures, "lab_prepare_s": lab_seconds}
-        return standup(stack_run, None)
+        figures = standup(stack_run, None)
+        stack_run.detect_emulated()
+        return figures
 
     if "standup" not in skip:
         record = stack_run.step("standup", "Stand up (cold when new, then warm)",
@@ -372,7 +375,8 @@ def evaluate_stack(run: Run, stack: str, inventory: Path | None, instances: int,
             run.save()
             return
 
-    stack_run.detect_emulated()  # from the daemons themselves, on a lab or on any inventory
+    if not stack_run.detected:  # from the daemons themselves, on a lab or on any inventory
+        stack_run.detect_emulated()
     try:
         with stack_run.lock():
             stack_run.evaluator = make_evaluator(stack_run, lab)
@@ -520,7 +524,10 @@ def summarize(run_dir: Path, out: TextIO) -> bool:
             detail += f" failed: {', '.join(failed)}"
         if not_run:
             detail += f" not run: {', '.join(not_run)}"
-        print(f"stackbench: {stack}: {entry['status']}{' (' + detail.strip() + ')' if detail.strip() else ''}",
-              file=out)
+        emulated = ""
+        if entry.get("emulated"):
+            emulated = f" (emulated: {', '.join(entry.get('emulated_components') or []) or 'yes'})"
+        print(f"stackbench: {stack}: {entry['status']}{' (' + detail.strip() + ')' if detail.strip() else ''}"
+              f"{emulated}", file=out)
         complete = complete and entry["status"] == "evaluated"
     return complete

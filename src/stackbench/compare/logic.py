@@ -3,6 +3,7 @@ parsing of Marathon/Kubernetes/capacity/failover/process documents. No I/O here.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -212,6 +213,80 @@ DAEMON_PROBES: Mapping[str, tuple[str, str, str]] = {
 }
 # ha_failover systems (their group) -> the daemon whose mark they carry
 SYSTEM_DAEMONS: Mapping[str, str] = {"mesos_masters": "mesos-master", "marathon": "marathon"}
+
+
+EMULATED = "(emulated)"  # the mark of a figure that came from an emulated daemon, on stdout and in reports
+
+
+def emulated_line(stack: str, components: Mapping[str, bool]) -> str:
+    """The progress line that says which of the stack's daemons answered as emulators."""
+    emulated = [name for name, is_emulated in components.items() if is_emulated]
+    real = [name for name, is_emulated in components.items() if not is_emulated]
+    parts = ([f"emulated {', '.join(emulated)}"] if emulated else []) + ([f"real {', '.join(real)}"] if real else [])
+    return f"{stack}: the daemons' own answers say: {'; '.join(parts)}"
+
+
+def short(figures: Mapping[str, Any]) -> str:
+    """A step's scalar figures as compact JSON (lists and long texts left out)."""
+    keep = {k: v for k, v in figures.items() if isinstance(v, int | float | str) and len(str(v)) < 40}
+    return json.dumps(keep)[:200]
+
+
+def _seconds(value: Any) -> str:
+    return "—" if value is None else f"{value:g} s"
+
+
+def component_line(component: Mapping[str, Any]) -> str:
+    """One failover component's figures, marked when its daemon is emulated."""
+    name = f"{component.get('system')} ({component.get('fault')})"
+    if component.get("status") != "ok":
+        text = f"{name}: {component.get('status')}" + (f": {component['error']}" if component.get("error") else "")
+    else:
+        lost = component.get("lost_writes")
+        text = (f"{name}: {_seconds(component.get('time_to_new_leader_s'))} to a new leader, writes unavailable "
+                f"{_seconds(component.get('write_unavailable_s'))}, "
+                + ("no client writes" if lost is None else f"{lost} lost writes"))
+    return text + (f" {EMULATED}" if component.get("emulated") else "")
+
+
+def _gib(value: Any) -> str:
+    return "—" if not isinstance(value, int | float) else f"{value / 2**30:.1f} GiB"
+
+
+def node_line(node: Mapping[str, Any], emulated: bool) -> str:
+    """A node's capacity: the machine's own figures (real), then what the cluster offers (its daemons' mark)."""
+    return (f"{node.get('host')}: machine {node.get('cpus')} CPUs, {_gib(node.get('memory_bytes'))}; offered "
+            f"{node.get('offered_cpus')} CPUs, {_gib(node.get('offered_memory_bytes'))}"
+            + (f" {EMULATED}" if emulated else ""))
+
+
+def daemon_line(daemon: Mapping[str, Any], emulated: bool) -> str:
+    return (f"{daemon.get('host')} {daemon.get('daemon')}: {daemon.get('cpu_percent')}% CPU, "
+            f"{(daemon.get('rss_bytes') or 0) / 2**20:.0f} MiB RSS" + (f" {EMULATED}" if emulated else ""))
+
+
+def step_lines(stack: str, title: str, record: Mapping[str, Any],
+               components: Mapping[str, bool] | None = None) -> list[str]:
+    """What the terminal shows when a step ends: its status and scalar figures (marked when the step's
+    figures came from emulated daemons), then a line per failover component, node or daemon, each with its
+    own mark (`components`: {daemon: emulated}, detect_emulated's answer)."""
+    head = f"{stack}: {title}: {record['status']} in {record['elapsed_s']:.0f} s"
+    if record.get("error"):
+        return [f"{head} ({record['error']})"]
+    figures = record.get("figures") or {}
+    scalars = short(figures)
+    mark = f" {EMULATED}" if record.get("emulated") and scalars != "{}" else ""
+    lines = [f"{head} {scalars}{mark}"]
+    answered = figures.get("spread")
+    if isinstance(answered, Mapping) and answered:  # discovery: the requests each instance answered
+        lines.append("    answered by " + ", ".join(f"{k} {v}" for k, v in answered.items())
+                     + (f" {EMULATED}" if record.get("emulated") else ""))
+    lines += ["    " + component_line(c) for c in figures.get("components") or [] if isinstance(c, Mapping)]
+    lines += ["    " + node_line(n, bool(record.get("emulated"))) for n in figures.get("nodes") or []
+              if isinstance(n, Mapping)]
+    lines += ["    " + daemon_line(d, bool((components or {}).get(str(d.get("daemon"))))) for d in
+              figures.get("daemons") or [] if isinstance(d, Mapping)]
+    return lines
 
 
 def answer_says_emulated(headers: Mapping[str, str], body: Any) -> bool:

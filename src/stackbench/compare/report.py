@@ -438,30 +438,50 @@ def _item_id(item: Mapping[str, Any]) -> str:
     return json.dumps(item, sort_keys=True)[:60]
 
 
-def figures_of(results: Json) -> dict[str, float]:
-    """Every numeric figure of a run by path (stack/step/figure...), plus the headline values."""
-    out: dict[str, float] = {}
+def _marked_figures(results: Json) -> dict[str, tuple[float, bool]]:
+    """Every numeric figure of a run by path (stack/step/figure...), plus the headline values, each with
+    whether it came from an emulated daemon (_item_emulated)."""
+    out: dict[str, tuple[float, bool]] = {}
 
-    def walk(prefix: str, value: Any) -> None:
+    def walk(prefix: str, value: Any, data: Json, step: Json, item: Json | None = None, key: str = "") -> None:
         if (number := _num(value)) is not None:
-            out[prefix] = number
+            emulated = _item_emulated(data, step, item, key) if item is not None else bool(step.get("emulated"))
+            out[prefix] = (number, emulated)
         elif isinstance(value, dict):
             for k, v in value.items():
-                walk(f"{prefix}/{k}", v)
+                walk(f"{prefix}/{k}", v, data, step, item, k)
         elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, dict):
-                    walk(f"{prefix}/{_item_id(item)}", {k: v for k, v in item.items()})
+            for entry in value:
+                if isinstance(entry, dict):
+                    walk(f"{prefix}/{_item_id(entry)}", dict(entry), data, step, entry)
 
     for stack, data in (results.get("stacks") or {}).items():
         for step in (data or {}).get("steps") or []:
             if step.get("status") == "ok":
-                walk(f"{stack}/{step.get('id')}", step.get("figures") or {})
+                walk(f"{stack}/{step.get('id')}", step.get("figures") or {}, data or {}, step)
     for row in headline_rows(results):
         for stack, cell in row.cells.items():
             if cell.state == "ok" and cell.value is not None:
-                out[f"headline/{row.key}/{stack}"] = cell.value
+                out[f"headline/{row.key}/{stack}"] = (cell.value, cell.emulated)
     return out
+
+
+def figures_of(results: Json) -> dict[str, float]:
+    """Every numeric figure of a run by path (stack/step/figure...), plus the headline values."""
+    return {path: value for path, (value, _) in _marked_figures(results).items()}
+
+
+def _item_emulated(data: Json, step: Json, item: Json, key: str = "") -> bool:
+    """Whether figure `key` of a list entry of a step came from an emulated daemon: a failover component
+    carries its own mark, a daemon's cost its daemon's (emulated_components), a node's machine figures
+    are the host's own (real) and what the cluster offers or counts as used is the step's."""
+    if "system" in item:
+        return bool(item.get("emulated", step.get("emulated")))
+    if "daemon" in item:
+        return _daemon_emulated(data, step, item)
+    if "host" in item and key:
+        return bool(step.get("emulated")) and key.startswith(("offered_", "used_"))
+    return bool(step.get("emulated"))
 
 
 def spread(runs: list[Json]) -> Json:
@@ -475,16 +495,28 @@ def spread(runs: list[Json]) -> Json:
             "give runs of one inventory",
         )
     series: dict[str, list[float]] = {}
+    emulated: set[str] = set()
     for run in runs:
-        for path, value in figures_of(run).items():
+        for path, (value, is_emulated) in _marked_figures(run).items():
             series.setdefault(path, []).append(value)
+            if is_emulated:
+                emulated.add(path)
     return {
         "inventory": inventories.pop(),
         "runs": len(runs),
         "run_ids": [r.get("run_id") for r in runs],
-        "figures": {p: {"n": len(v), "min": min(v), "max": max(v), "spread": max(v) - min(v)}
+        # emulated: the figure came from an emulated daemon in at least one of the runs
+        "figures": {p: {"n": len(v), "min": min(v), "max": max(v), "spread": max(v) - min(v),
+                        "emulated": p in emulated}
                     for p, v in sorted(series.items())},
     }
+
+
+def _spread_rows(spread_data: Json) -> list[list[str]]:
+    """The rows of the "spread of every figure" table (not yet escaped), emulated figures marked."""
+    return [[p + (f" {EMULATED}" if s.get("emulated") else ""), str(s["n"]), f"{s['min']:g}", f"{s['max']:g}",
+             f"{s['spread']:g}"]
+            for p, s in spread_data["figures"].items() if not p.startswith("headline/")]
 
 
 def _spread_text(row: Row, spread_data: Json | None) -> str:
@@ -495,7 +527,8 @@ def _spread_text(row: Row, spread_data: Json | None) -> str:
         stats = spread_data["figures"].get(f"headline/{row.key}/{stack}")
         if stats and stats["n"] > 1:
             lo, hi = _fmt_unit(stats["min"], row.unit), _fmt_unit(stats["max"], row.unit)
-            parts.append(f"{label} {lo} – {hi} (±{_fmt_unit(stats['spread'] / 2, row.unit)}, n={stats['n']})")
+            parts.append(f"{label} {lo} – {hi} (±{_fmt_unit(stats['spread'] / 2, row.unit)}, n={stats['n']})"
+                         + (f" {EMULATED}" if stats.get("emulated") else ""))
     return "; ".join(parts)
 
 
@@ -557,22 +590,69 @@ def _val(value: Any) -> str:
     return str(value)
 
 
-def _figure_lines(figures: Json) -> tuple[list[tuple[str, str]], list[tuple[str, list[Json]]]]:
-    """Scalars as (name, text); lists of objects as (name, rows) for a table of their own."""
-    scalars, tables = [], []
+Table = tuple[str, list[str], list[list[str]]]
+
+
+def _figure_lines(step: Json, data: Json | None = None) -> tuple[list[tuple[str, str]], list[Table]]:
+    """Scalars as (name, text); lists of objects as (name, columns, rows) for a table of their own. A figure
+    that came from an emulated daemon is marked: scalars of an emulated step; in a list, per entry and
+    figure (_item_emulated), or in an `emulated` column for the entries that carry one."""
+    figures = step.get("figures") or {}
+    emulated = bool(step.get("emulated"))
+    scalars: list[tuple[str, str]] = []
+    tables: list[Table] = []
     for name, value in figures.items():
         if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            tables.append((name, value))
+            tables.append(_item_table(name, value, step, data or {}))
+        elif emulated and (_num(value) is not None or (isinstance(value, dict) and any(
+                _num(v) is not None for v in value.values()))):
+            scalars.append((name, f"{_val(value)} {EMULATED}"))
         else:
             scalars.append((name, _val(value)))
     return scalars, tables
 
 
-def _step_title(step: Json) -> str:
+def _item_table(name: str, items: list[Json], step: Json, data: Json) -> Table:
+    cols = list(dict.fromkeys(k for item in items for k in item))
+    per_entry = any("system" in item or "daemon" in item for item in items)  # one daemon per entry
+    if per_entry and "emulated" not in cols and step.get("emulated"):
+        cols.append("emulated")
+    rows = []
+    for item in items:
+        row = []
+        for col in cols:
+            if col == "emulated" and per_entry:
+                row.append(EMULATED if _item_emulated(data, step, item) else "real")
+                continue
+            text = _val(item.get(col))
+            if not per_entry and _num(item.get(col)) is not None and _item_emulated(data, step, item, col):
+                text += f" {EMULATED}"
+            row.append(text)
+        rows.append(row)
+    return name, cols, rows
+
+
+def _step_mark(step: Json, data: Json | None = None) -> str:
+    """ (emulated) after a step's title when its figures came from emulated daemons; "partly" when some of its
+    entries are real (ZooKeeper beside emulated Mesos, a host's own CPUs beside what Mesos offers)."""
+    if not step.get("emulated"):
+        return ""
+    flags = []
+    for value in (step.get("figures") or {}).values():
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    flags += [_item_emulated(data or {}, step, item, k) for k in item if _num(item.get(k)) is not None]
+    if flags and not all(flags):
+        return " (partly emulated: each emulated figure is marked)"
+    return f" {EMULATED}"
+
+
+def _step_title(step: Json, data: Json | None = None) -> str:
     status = str(step.get("status"))
     if step.get("error"):
         status += f": {step.get('error')}"
-    return f"{step.get('title') or step.get('id')} — {status}" + (f" {EMULATED}" if step.get("emulated") else "")
+    return f"{step.get('title') or step.get('id')} — {status}" + _step_mark(step, data)
 
 
 LEGEND = (f"{EMULATED} marks figures measured against Mesos/Marathon emulators, not real daemons: the daemons "
@@ -601,19 +681,16 @@ def render_markdown(results: Json, spread_data: Json | None = None) -> str:
             continue
         out += [f"- **{k}**: {_md(v)}" for k, v in _stack_facts(data)]
         for step in data.get("steps") or []:
-            out += ["", f"### {_md(_step_title(step))}", "",
+            out += ["", f"### {_md(_step_title(step, data))}", "",
                     f"- method: {_md(step.get('method') or '—')}", f"- hosts: {_md(step.get('hosts') or '—')}"]
-            scalars, tables = _figure_lines(step.get("figures") or {})
+            scalars, tables = _figure_lines(step, data)
             out += [f"- {_md(k)}: {_md(v)}" for k, v in scalars]
-            for name, items in tables:
-                cols = list(dict.fromkeys(k for item in items for k in item))
+            for name, cols, table_rows in tables:
                 out += ["", f"{_md(name)}:", ""]
-                out += _md_table(cols, ([_val(item.get(c)) for c in cols] for item in items))
+                out += _md_table(cols, table_rows)
     if spread_data:
         out += ["", f"## Spread of every figure over {spread_data['runs']} runs", ""]
-        out += _md_table(["figure", "runs", "min", "max", "max − min"], (
-            [p, s["n"], f"{s['min']:g}", f"{s['max']:g}", f"{s['spread']:g}"]
-            for p, s in spread_data["figures"].items() if not p.startswith("headline/")))
+        out += _md_table(["figure", "runs", "min", "max", "max − min"], _spread_rows(spread_data))
     return "\n".join(out) + "\n"
 
 
@@ -775,19 +852,17 @@ def render_html(results: Json, spread_data: Json | None = None) -> str:
             continue
         out.append(_facts(_stack_facts(data)))
         for step in data.get("steps") or []:
-            out.append(f"<h3>{esc(_step_title(step))}</h3>")
-            scalars, tables = _figure_lines(step.get("figures") or {})
+            out.append(f"<h3>{esc(_step_title(step, data))}</h3>")
+            scalars, tables = _figure_lines(step, data)
             out.append(_facts([("method", step.get("method") or "—"), ("hosts", step.get("hosts") or "—"),
                                *scalars]))
-            for name, items in tables:
-                cols = list(dict.fromkeys(k for item in items for k in item))
+            for name, cols, table_rows in tables:
                 out.append(f"<p>{esc(name)}:</p>")
-                out.append(_h_table(cols, ([esc(_val(item.get(c))) for c in cols] for item in items)))
+                out.append(_h_table(cols, ([esc(c) for c in row] for row in table_rows)))
     if spread_data:
         out.append(f"<h2>Spread of every figure over {spread_data['runs']} runs</h2>")
-        out.append(_h_table(["figure", "runs", "min", "max", "max − min"], (
-            [esc(p), str(s["n"]), f"{s['min']:g}", f"{s['max']:g}", f"{s['spread']:g}"]
-            for p, s in spread_data["figures"].items() if not p.startswith("headline/"))))
+        out.append(_h_table(["figure", "runs", "min", "max", "max − min"],
+                            ([esc(c) for c in row] for row in _spread_rows(spread_data))))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 

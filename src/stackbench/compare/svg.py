@@ -15,6 +15,7 @@ from dataclasses import dataclass
 COLOURS = ("#3b6fb6", "#e08a2c", "#6a9f3a", "#8e5ea2")
 _ids = itertools.count()
 
+EMULATED = "(emulated)"  # after the figure of every emulated bar (report.EMULATED)
 LABEL_W, BAR_W, VALUE_W = 230, 360, 150
 BAR_H, GAP, TOP, AXIS_H = 18, 6, 40, 44
 
@@ -54,9 +55,14 @@ def bar_chart(title: str, unit: str, bars: list[Bar]) -> str:
     top, ticks = _axis(max(values, default=0.0))
     height = TOP + len(bars) * (BAR_H + GAP) + AXIS_H
     width = LABEL_W + BAR_W + VALUE_W
+    marked = [b.label for b in bars if b.emulated]
+    if marked and len(marked) == len(bars):
+        title = f"{title} {EMULATED}"
+    # what a screen reader or a tooltip gives for the whole chart (role=img hides its texts)
+    name = title if not marked or len(marked) == len(bars) else f"{title}; {EMULATED}: {', '.join(marked)}"
     out = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
-        f"<title>{esc(title)}</title>",
+        f"<title>{esc(name)}</title>",
         f'<defs><pattern id="{pattern}" patternUnits="userSpaceOnUse" width="6" height="6" '
         'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff" fill-opacity="0.15"/>'
         '<line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2.5"/></pattern></defs>',
@@ -77,15 +83,18 @@ def bar_chart(title: str, unit: str, bars: list[Bar]) -> str:
         mid = y + BAR_H / 2 + 4
         out.append(f'<text x="{LABEL_W - 6}" y="{mid:.1f}" text-anchor="end">{esc(bar.label)}</text>')
         if bar.value is None:
-            out.append(f'<text x="{LABEL_W + 4}" y="{mid:.1f}" class="na">{esc(bar.text or "no figure")}</text>')
+            text = bar.text or "no figure"
+            if bar.emulated and EMULATED not in text:
+                text += f" {EMULATED}"
+            out.append(f'<text x="{LABEL_W + 4}" y="{mid:.1f}" class="na">{esc(text)}</text>')
             continue
         w = max(bar.value / top * BAR_W, 0.5)
         out.append(f'<rect x="{LABEL_W}" y="{y}" width="{w:.1f}" height="{BAR_H}" fill="{colour[bar.series]}"/>')
         if bar.emulated:
             out.append(f'<rect x="{LABEL_W}" y="{y}" width="{w:.1f}" height="{BAR_H}" fill="url(#{pattern})"/>')
         text = bar.text or f"{_fmt(bar.value)} {unit}"
-        if bar.emulated and "emulated" not in text:
-            text += " (emulated)"
+        if bar.emulated and EMULATED not in text:
+            text += f" {EMULATED}"
         out.append(f'<text x="{LABEL_W + w + 4:.1f}" y="{mid:.1f}">{esc(text)}</text>')
     axis_y = TOP + len(bars) * (BAR_H + GAP)
     out.append(f'<line x1="{LABEL_W}" y1="{axis_y}" x2="{LABEL_W + BAR_W}" y2="{axis_y}" stroke="#333"/>')
