@@ -32,7 +32,7 @@ export PATH="$venv/bin:$PATH"
 export ANSIBLE_CONFIG="$here/ansible.cfg"
 out="$here/results/test"
 mkdir -p "$out"
-rm -f "$out"/*.count "$out"/queue.next
+rm -rf "$out"/*.count "$out/taken"; mkdir -p "$out/taken"
 
 step() {  # step NAME COMMAND...: run and time it; writes "passed failed" to NAME.count
   local name="$1"; shift
@@ -57,13 +57,15 @@ pytest_step() {  # pytest counts its own tests into the totals
   echo "=== $name: rc=$rc ($((SECONDS - start)) s)"
 }
 
-# The queue: NAME KIND [ARTIFACTS...]. The order serves a cold machine too: while one runner
-# builds Kubernetes from source, the other runs everything that does not need it.
+# The queue: NAME KIND [NEEDS...], longest first. A runner takes the first entry nobody has taken
+# whose NEEDS (artifacts steps) have ended; so on a warm machine the longest scenarios start at
+# once, and on a cold one the other runner works through what needs no Kubernetes build while
+# it is built.
 queue=()
 if [ "$quick" = 0 ]; then
   if [ ${#scenarios[@]} -eq 0 ]; then
-    # longest first among the scenarios; any new scenario directory joins at the end
-    for name in mesos kubernetes etcd zookeeper zookeeper-package containerd; do
+    # longest first; any new scenario directory joins after them
+    for name in kubernetes mesos etcd zookeeper zookeeper-package containerd; do
       [ -d "molecule/$name" ] && scenarios+=("$name")
     done
     for dir in molecule/*/; do
@@ -71,23 +73,21 @@ if [ "$quick" = 0 ]; then
       [ "$name" = resources ] || [[ " ${scenarios[*]} " == *" $name "* ]] || scenarios+=("$name")
     done
   fi
-  queue+=("artifacts-mesos artifacts zookeeper emulators images"
-          "artifacts-kubernetes artifacts etcd kubernetes coredns images")
-fi
-queue+=("unit pytest" "ansible-lint lint")
-if [ "$quick" = 0 ]; then
-  [ -d tests/emulators ] && queue+=("emulators pytest")
-  # the lab tests (about 6 min) go second, so the longest steps start first
-  queue+=("lab pytest")
+  queue+=("artifacts-kubernetes artifacts etcd kubernetes coredns images"
+          "artifacts-mesos artifacts zookeeper emulators images")
   for name in "${scenarios[@]}"; do
     case "$name" in
-      mesos|zookeeper*) entry="molecule-$name molecule artifacts-mesos" ;;
-      *) entry="molecule-$name molecule artifacts-kubernetes" ;;
+      mesos|zookeeper*) queue+=("molecule-$name molecule artifacts-mesos") ;;
+      *) queue+=("molecule-$name molecule artifacts-kubernetes") ;;
     esac
-    if [ "$name" = "${scenarios[0]}" ]; then queue=("${queue[@]:0:${#queue[@]}-1}" "$entry" "lab pytest")
-    else queue+=("$entry"); fi
+    # the lab tests (about 6 min) after the two longest scenarios
+    [ "$name" = "${scenarios[1]:-}" ] && queue+=("lab pytest")
   done
+  [[ " ${queue[*]} " == *" lab pytest"* ]] || queue+=("lab pytest")
 fi
+queue+=("unit pytest")
+[ "$quick" = 0 ] && [ -d tests/emulators ] && queue+=("emulators pytest")
+queue+=("ansible-lint lint")
 
 run_entry() {  # run_entry NAME KIND [ARGS...]
   local name="$1" kind="$2"; shift 2
@@ -102,8 +102,7 @@ run_entry() {  # run_entry NAME KIND [ARGS...]
       esac ;;
     molecule)
       local dep
-      for dep in "$@"; do  # its artifacts first; a failed build fails the scenario too
-        until [ -f "$out/$dep.count" ]; do sleep 2; done
+      for dep in "$@"; do  # a failed build of its artifacts fails the scenario too
         if [ "$(cut -d' ' -f2 "$out/$dep.count")" != 0 ]; then
           echo "=== $name: FAILED (its artifacts, step $dep, failed)"; echo "0 1 $name" >"$out/$name.count"; return
         fi
@@ -112,15 +111,29 @@ run_entry() {  # run_entry NAME KIND [ARGS...]
   esac
 }
 
-runner() {  # take the next queue entry until none is left
-  local index entry
+ready() {  # ready ENTRY...: whether every step the entry needs has ended
+  local kind="$2" dep
+  [ "$kind" = molecule ] || return 0
+  for dep in "${@:3}"; do [ -f "$out/$dep.count" ] || return 1; done
+}
+
+runner() {  # take the first free entry whose needs have ended, until every entry is taken
+  local index entry left
   while :; do
-    index=$(flock "$out/queue.lock" bash -c 'n=$(cat "$1" 2>/dev/null || echo 0); echo $((n + 1)) >"$1"; echo "$n"' _ "$out/queue.next")
-    [ "$index" -lt ${#queue[@]} ] || return 0
-    entry=(${queue[$index]})
-    flock "$out/print.lock" echo "--- started ${entry[0]} at $((SECONDS - t0)) s"
-    run_entry "${entry[@]}" >"$out/${entry[0]}.log" 2>&1
-    flock "$out/print.lock" cat "$out/${entry[0]}.log"
+    left=0
+    for index in "${!queue[@]}"; do
+      [ -d "$out/taken/$index" ] && continue
+      left=1
+      entry=(${queue[$index]})
+      ready "${entry[@]}" || continue
+      mkdir "$out/taken/$index" 2>/dev/null || continue  # the other runner took it first
+      flock "$out/print.lock" echo "--- started ${entry[0]} at $((SECONDS - t0)) s"
+      run_entry "${entry[@]}" >"$out/${entry[0]}.log" 2>&1
+      flock "$out/print.lock" cat "$out/${entry[0]}.log"
+      continue 2
+    done
+    [ "$left" = 1 ] || return 0
+    sleep 2
   done
 }
 
