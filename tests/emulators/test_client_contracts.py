@@ -278,7 +278,7 @@ def test_avmesos_scheduler_subscribes_gets_heartbeats_and_tears_down(zookeeper, 
     assert (operator_redirect.status_code, operator_redirect.headers["Location"]) == (
         307, f"//127.0.0.1:{leader}/api/v1")
 
-    # no offers yet (two-level scheduling is another issue): the subscription still works, TEARDOWN ends it
+    # offers (test_two_level_scheduling.py) go unanswered here; TEARDOWN ends the subscription
     driver.tearDown()
     wait_for(lambda: not [f for f in frameworks() if f["id"] == framework_id], 10, what="framework removed")
     client.tearDown()

@@ -7,6 +7,7 @@ and kill. Everything else keeps the real paths and field names.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from . import MESOS_VERSION, resources, v1, web, zk
+from . import MESOS_VERSION, allocator, resources, v1, web, zk
 from .common import die, new_id, now, resolve_ip, usage_error, version_info
 from .flags import Flag, FlagError, load_mesos_flags, mesos_flag_values
 
@@ -71,9 +72,9 @@ FLAGS = [
 # The master sends schedulers a HEARTBEAT at once and then at this interval (DEFAULT_HEARTBEAT_INTERVAL).
 HEARTBEAT_INTERVAL = 15.0
 
-# v1 scheduler calls the emulator accepts (202) beyond SUBSCRIBE and TEARDOWN; no offers are made,
-# so ACCEPT/DECLINE have nothing to act on.
-SCHEDULER_CALLS = {"ACCEPT", "DECLINE", "REVIVE", "SUPPRESS", "KILL", "SHUTDOWN", "ACKNOWLEDGE",
+# v1 scheduler calls the emulator accepts (202) without acting on them, beyond those it implements
+# (SUBSCRIBE, TEARDOWN, ACCEPT, DECLINE, REVIVE, SUPPRESS, KILL).
+SCHEDULER_CALLS = {"SHUTDOWN", "ACKNOWLEDGE",
                    "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE", "RECONCILE_OPERATIONS", "MESSAGE", "REQUEST",
                    "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS", "UPDATE_FRAMEWORK"}
 
@@ -189,6 +190,10 @@ class Master:
         self.maintenance: dict = {}  # the posted maintenance Schedule
         self.down_machines: list[dict] = []
         self.gone: set[str] = set()  # agents marked gone: never let back in
+        self.offers: dict[str, dict] = {}  # outstanding offers to v1 frameworks, by offer id
+        self.offer_counter = 0
+        self.refused: allocator.Refusals = {}  # (framework, agent): until, resources refused
+        self.last_allocation = 0.0
         self.suspended_since: float | None = None
         self.zk = None
         self.url = zk.parse_zk_url(str(flags["zk"])) if flags["zk"] else None
@@ -230,6 +235,7 @@ class Master:
                 self.agents.clear()
                 self.frameworks.clear()
                 self.tasks.clear()
+                self.offers.clear()
             self._update_recovery()
 
     def _update_recovery(self) -> None:
@@ -301,6 +307,10 @@ class Master:
                             task["state"] = "TASK_UNREACHABLE"
             for agent in list(self.agents.values()):
                 self._check_drained(agent)
+            self._send_updates()
+            if now() - self.last_allocation >= float(self.flags["allocation_interval"]):  # type: ignore[arg-type]
+                self.last_allocation = now()
+                self._allocate()
 
     # ---- views ------------------------------------------------------------------------
     def _used(self, agent_id: str | None = None, framework_id: str | None = None) -> dict[str, float]:
@@ -326,7 +336,7 @@ class Master:
             **({"reregistered_time": agent["reregistered_time"]} if agent.get("reregistered_time") else {}),
             "resources": resources.encode(agent["resources"]),
             "used_resources": resources.encode(used),
-            "offered_resources": resources.encode({}),
+            "offered_resources": resources.encode(self._offered(agent_id=agent["id"])),
             "reserved_resources": {},
             "unreserved_resources": resources.encode(agent["resources"]),
             "attributes": agent["attributes"],
@@ -382,7 +392,7 @@ class Master:
             "capabilities": [{"type": "MULTI_ROLE"}],
             "resources": used,
             "used_resources": used,
-            "offered_resources": resources.encode({}),
+            "offered_resources": resources.encode(self._offered(framework_id=fw["id"])),
             "tasks": [t for t in tasks if t["state"] not in TERMINAL],
             "completed_tasks": [t for t in tasks if t["state"] in TERMINAL],
             "unreachable_tasks": [t for t in tasks if t["state"] == "TASK_UNREACHABLE"],
@@ -611,6 +621,7 @@ class Master:
             for task_id, task in reported.items():
                 if task_id not in self.tasks:
                     self.tasks[task_id] = {**task, "slave_id": agent_id, "updated": now()}
+            self._send_updates()  # now: the agent reports a terminal state once, then forgets the task
             # Forget terminal tasks the agent no longer reports.
             for task_id in [
                 t
@@ -649,36 +660,52 @@ class Master:
             return web.Response.json({"id": fw_id, "master": self.pid})
 
     def _launch(self, body: dict) -> web.Response:
-        task = body["task"]
         with self.lock:
-            agent = self.agents.get(task["agent_id"])
-            if agent is None or body["framework_id"] not in self.frameworks:
-                return web.Response.text("Unknown agent or framework", 400)
-            if agent.get("deactivated"):
-                # a deactivated (draining) agent gets no offers, so nothing can be launched on it
-                return web.Response.text(f"Agent {agent['id']} is deactivated: no tasks can be launched on it", 409)
-            free = resources.subtract(agent["resources"], self._used(agent["id"]))
-            # scalars as numbers; ranges (the task's `ports`) stay in Mesos' text form
-            request = {k: (float(v) if isinstance(v, int | float) else v) for k, v in task["resources"].items()}
-            if not resources.fits(request, free):
-                return web.Response.text("Task uses more resources than the agent offers", 409)
-            if task["task_id"] in self.tasks:
-                return web.Response.text("Task id is not unique", 409)
-            record = {
-                "id": task["task_id"],
-                "name": task["name"],
-                "framework_id": body["framework_id"],
-                "slave_id": agent["id"],
-                "state": "TASK_STAGING",
-                "resources": request,
-                "updated": now(),
-            }
-            self.tasks[record["id"]] = record
-            url = agent["url"]
+            admitted = self._admit(body)
+        if isinstance(admitted, web.Response):
+            return admitted
+        return self._start(body, *admitted)
+
+    def _admit(self, body: dict) -> web.Response | tuple[dict, str, dict]:
+        """Check a launch and record its task as staging (the caller holds the lock): the task
+        record, the agent's URL and the resources, or the refusal."""
+        task = body["task"]
+        agent = self.agents.get(task["agent_id"])
+        if agent is None or body["framework_id"] not in self.frameworks:
+            return web.Response.text("Unknown agent or framework", 400)
+        if agent.get("deactivated"):
+            # a deactivated (draining) agent gets no offers, so nothing can be launched on it
+            return web.Response.text(f"Agent {agent['id']} is deactivated: no tasks can be launched on it", 409)
+        free = resources.subtract(agent["resources"], self._used(agent["id"]))
+        # scalars as numbers; ranges (the task's `ports`) stay in Mesos' text form
+        request = {k: (float(v) if isinstance(v, int | float) else v) for k, v in task["resources"].items()}
+        if not resources.fits(request, free):
+            return web.Response.text("Task uses more resources than the agent offers", 409)
+        if task["task_id"] in self.tasks:
+            return web.Response.text("Task id is not unique", 409)
+        record = {
+            "id": task["task_id"],
+            "name": task["name"],
+            "framework_id": body["framework_id"],
+            "slave_id": agent["id"],
+            "state": "TASK_STAGING",
+            "resources": request,
+            "updated": now(),
+        }
+        self.tasks[record["id"]] = record
+        # a launch without an offer (the Marathon emulator's) takes back offers it leaves too small
+        after = resources.subtract(free, request)
+        for offer_id in [o for o, offer in self.offers.items() if offer["agent_id"] == agent["id"]]:
+            if not resources.fits(self.offers[offer_id]["resources"], after):  # type: ignore[arg-type]
+                self._rescind(offer_id)
+        return record, agent["url"], request
+
+    def _start(self, body: dict, record: dict, url: str, request: dict) -> web.Response:
+        """Hand an admitted task to its agent."""
         status, payload, _ = web.call(
             "POST",
             f"{url}/emulator/launch",
-            {"framework_id": body["framework_id"], "task": {**task, "resources": request}},
+            {"framework_id": body["framework_id"], "task": {**body["task"], "resources": request}},
         )
         if status != 200:
             with self.lock:
@@ -957,6 +984,174 @@ class Master:
             self._mark_gone(agent)
         return web.Response(200)
 
+    # ---- offers: two-level scheduling for v1 frameworks --------------------------------
+    def _offered(self, agent_id: str | None = None, framework_id: str | None = None) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for offer in self.offers.values():
+            if (agent_id and offer["agent_id"] != agent_id) or (framework_id and offer["framework_id"] != framework_id):
+                continue
+            out = resources.add(out, offer["resources"])
+        return out
+
+    @staticmethod
+    def _send(fw: dict | None, event: dict) -> None:
+        events = (fw or {}).get("events")
+        if events is not None:
+            events.put(event)
+
+    def _rescind(self, offer_id: str) -> None:
+        offer = self.offers.pop(offer_id, None)
+        if offer is not None:
+            self._send(self.frameworks.get(offer["framework_id"]),
+                       {"type": "RESCIND", "rescind": {"offer_id": {"value": offer_id}}})
+
+    def _offer_json(self, offer: dict, agent: dict, role: str) -> dict:
+        ip = agent_machine(agent)["ip"]
+        attributes = [{"name": k, "type": "SCALAR", "scalar": {"value": float(v)}} if isinstance(v, int | float)
+                      else {"name": k, "type": "TEXT", "text": {"value": str(v)}}
+                      for k, v in (agent.get("attributes") or {}).items()]
+        return {
+            "id": {"value": offer["id"]},
+            "framework_id": {"value": offer["framework_id"]},
+            "agent_id": {"value": offer["agent_id"]},
+            "hostname": agent["hostname"],
+            "url": {"scheme": "http", "address": {"hostname": agent["hostname"], "ip": ip, "port": agent["port"]},
+                    "path": "/slave(1)"},
+            "resources": [{**r, "role": "*", "allocation_info": {"role": role}}
+                          for r in v1.resources(offer["resources"])],
+            "attributes": attributes,
+            "executor_ids": [],
+            "allocation_info": {"role": role},
+        }
+
+    def _allocate(self) -> None:
+        """One allocation pass (the caller holds the lock): rescind what is stale, offer what is free."""
+        if not (self.elected() and self.recovered):
+            return
+        timeout = self.flags["offer_timeout"]
+        for offer_id, offer in list(self.offers.items()):
+            agent = self.agents.get(offer["agent_id"])
+            fw = self.frameworks.get(offer["framework_id"])
+            if (agent is None or agent.get("deactivated") or fw is None or fw.get("events") is None
+                    or (timeout is not None and now() - offer["created"] > float(timeout))):  # type: ignore[arg-type]
+                self._rescind(offer_id)
+        total: dict[str, float] = {}
+        free_by_agent: dict[str, dict[str, object]] = {}
+        for agent in self.agents.values():
+            total = resources.add(total, agent["resources"])
+            if not agent.get("deactivated"):
+                free = resources.subtract(agent["resources"], self._used(agent["id"]))
+                free_by_agent[agent["id"]] = resources.subtract(free, self._offered(agent_id=agent["id"]))
+        candidates = [
+            allocator.Candidate(
+                fw["id"], fw["role"],
+                resources.add(self._used(framework_id=fw["id"]), self._offered(framework_id=fw["id"])),
+                offerable=fw.get("events") is not None and bool(fw.get("active")) and not fw.get("suppressed"))
+            for fw in self.frameworks.values()
+        ]
+        self.refused = {k: v for k, v in self.refused.items() if v[0] > now()}
+        weights = {w["role"]: w["weight"] for w in self._weights()}
+        made: dict[str, list[dict]] = {}
+        for fw_id, agent_id, free in allocator.allocate(free_by_agent, candidates, total, weights, self.refused, now()):
+            self.offer_counter += 1
+            offer = {"id": f"{self.id}-O{self.offer_counter}", "framework_id": fw_id, "agent_id": agent_id,
+                     "resources": free, "created": now()}
+            self.offers[offer["id"]] = offer
+            made.setdefault(fw_id, []).append(
+                self._offer_json(offer, self.agents[agent_id], self.frameworks[fw_id]["role"]))
+        for fw_id, offers in made.items():
+            self._send(self.frameworks[fw_id], {"type": "OFFERS", "offers": {"offers": offers}})
+
+    def _refuse(self, fw: dict, offer_ids: list, filters: object, keep: dict | None = None) -> list[dict]:
+        """DECLINE, and the unused part of an ACCEPT: the framework's named offers go back, and a
+        filter keeps their resources from it for `refuse_seconds`. Returns the offers taken back."""
+        mine = [i for i in offer_ids if i in self.offers and self.offers[i]["framework_id"] == fw["id"]]
+        taken = [self.offers.pop(i) for i in mine]
+        seconds = (filters or {}).get("refuse_seconds") if isinstance(filters, dict) else None
+        seconds = allocator.DEFAULT_REFUSE_SECONDS if seconds is None else float(seconds)
+        for offer in taken:
+            unused = resources.subtract(offer["resources"], keep or {})
+            if seconds > 0:
+                self.refused[(fw["id"], offer["agent_id"])] = (now() + seconds, unused)
+        return taken
+
+    @staticmethod
+    def _task_resources(items: list) -> dict[str, object]:
+        """A v1 Resource list as the emulator's dict: scalars as numbers, ranges as `[a-b, ...]`."""
+        out: dict[str, object] = {}
+        for item in items or []:
+            if item.get("type") == "RANGES" or "ranges" in item:
+                spans = ", ".join(f"{r['begin']}-{r['end']}" for r in (item.get("ranges") or {}).get("range", []))
+                out[item["name"]] = f"[{spans}]"
+            else:
+                out[item["name"]] = float(out.get(item["name"], 0.0)) + float((item.get("scalar") or {})["value"])
+        return out
+
+    def _master_update(self, fw: dict, task: dict, agent_id: str, state: str, reason: str, message: str) -> None:
+        """A status update the master makes itself (no uuid, so nothing to acknowledge)."""
+        self._send(fw, {"type": "UPDATE", "update": {"status": {
+            "task_id": {"value": (task.get("task_id") or {}).get("value", "")}, "state": state,
+            "agent_id": {"value": agent_id}, "source": "SOURCE_MASTER", "reason": reason, "message": message,
+            "timestamp": now()}}})
+
+    def _accept(self, fw: dict, accept: dict) -> None:
+        """ACCEPT with LAUNCH operations (the caller holds the lock): the tasks must fit the offers,
+        which must be the framework's own, outstanding and of one agent; what is left is refused."""
+        offer_ids = [o.get("value") for o in accept.get("offer_ids") or []]
+        infos = [t for op in accept.get("operations") or [] if op.get("type") == "LAUNCH"
+                 for t in (op.get("launch") or {}).get("task_infos") or []]
+        offers = [self.offers.get(i) for i in offer_ids]
+        agents = {o["agent_id"] for o in offers if o}
+        if not offers or any(o is None or o["framework_id"] != fw["id"] for o in offers) or len(agents) != 1:
+            self._refuse(fw, offer_ids, {"refuse_seconds": 0})
+            for info in infos:
+                self._master_update(fw, info, next(iter(agents), ""), "TASK_DROPPED", "REASON_INVALID_OFFERS",
+                                    "Task launched with invalid offers: an offer is unknown, rescinded or not yours")
+            return
+        (agent_id,) = agents
+        left: dict[str, object] = {}
+        for offer in offers:
+            left = resources.add(left, offer["resources"])  # type: ignore[index, arg-type]
+        left["ports"] = offers[0]["resources"].get("ports", "")  # type: ignore[index, union-attr]
+        launches = []
+        for info in infos:
+            request = self._task_resources(info.get("resources") or [])
+            task_id = (info.get("task_id") or {}).get("value")
+            if not task_id or task_id in self.tasks or any(t["task_id"] == task_id for t in launches):
+                error = "Task has duplicate ID" if task_id else "Task has no ID"
+            elif not resources.fits({k: v for k, v in request.items() if isinstance(v, float)}, left):
+                error = "Task uses more resources than available in the offers"
+            else:
+                left = resources.subtract(left, request)
+                launches.append({"task_id": task_id, "name": info.get("name") or task_id, "agent_id": agent_id,
+                                 "resources": request, "command": info.get("command") or {},
+                                 **({"kill_policy": info["kill_policy"]} if info.get("kill_policy") else {})})
+                continue
+            self._master_update(fw, info, agent_id, "TASK_ERROR", "REASON_TASK_INVALID", error)
+        used = resources.subtract(resources.add({}, offers[0]["resources"]), left)  # type: ignore[index, arg-type]
+        self._refuse(fw, offer_ids, accept.get("filters"), keep=used)
+        for task in launches:
+            body = {"framework_id": fw["id"], "task": task}
+            admitted = self._admit(body)  # staging at once, so the next allocation counts it as used
+            if isinstance(admitted, web.Response):
+                self._master_update(fw, {"task_id": {"value": task["task_id"]}}, agent_id, "TASK_ERROR",
+                                    "REASON_TASK_INVALID", admitted.body.decode(errors="replace"))
+            else:
+                threading.Thread(target=self._start, args=(body, *admitted), daemon=True).start()
+
+    def _send_updates(self) -> None:
+        """Tell each v1 framework of every state its tasks reached since the last update (the caller
+        holds the lock); executor updates carry a uuid the scheduler acknowledges."""
+        for task in self.tasks.values():
+            fw = self.frameworks.get(task["framework_id"])
+            if fw is None or fw.get("events") is None or task.get("sent_state") == task["state"]:
+                continue
+            task["sent_state"] = task["state"]
+            self._send(fw, {"type": "UPDATE", "update": {"status": {
+                "task_id": {"value": task["id"]}, "state": task["state"], "agent_id": {"value": task["slave_id"]},
+                "source": "SOURCE_EXECUTOR", "timestamp": task["updated"],
+                "uuid": base64.b64encode(os.urandom(16)).decode()}}})
+
     # ---- v1 scheduler API (POST /api/v1/scheduler) -----------------------------------
     def _scheduler(self, req: web.Request) -> web.Response:
         call, refusal = v1.read_call(req)
@@ -981,6 +1176,20 @@ class Master:
                 task_id = ((call.get("kill") or {}).get("task_id") or {}).get("value")  # type: ignore[union-attr]
                 if task_id in self.tasks:
                     threading.Thread(target=self._kill, args=({"task_id": task_id},), daemon=True).start()
+                return web.Response(202)
+            if kind == "ACCEPT":
+                self._accept(fw, call.get("accept") or {})  # type: ignore[union-attr]
+                return web.Response(202)
+            if kind == "DECLINE":
+                decline = call.get("decline") or {}  # type: ignore[union-attr]
+                self._refuse(fw, [o.get("value") for o in decline.get("offer_ids") or []], decline.get("filters"))
+                return web.Response(202)
+            if kind == "REVIVE":
+                fw["suppressed"] = False
+                self.refused = {k: v for k, v in self.refused.items() if k[0] != fw["id"]}
+                return web.Response(202)
+            if kind == "SUPPRESS":
+                fw["suppressed"] = True
                 return web.Response(202)
             if kind in SCHEDULER_CALLS:
                 return web.Response(202)
@@ -1039,6 +1248,8 @@ class Master:
             threading.Thread(target=self._kill, args=({"task_id": task["id"]},), daemon=True).start()
         events = fw.get("events")
         fw.update(active=False, connected=False)
+        for offer_id in [o for o, offer in self.offers.items() if offer["framework_id"] == fw["id"]]:
+            del self.offers[offer_id]
         self.frameworks.pop(fw["id"], None)
         self.completed_frameworks.append(self._framework_json(fw))
         del self.completed_frameworks[: -int(self.flags["max_completed_frameworks"])]  # type: ignore[call-overload]
