@@ -1062,9 +1062,9 @@ class Master:
         for fw_id, offers in made.items():
             self._send(self.frameworks[fw_id], {"type": "OFFERS", "offers": {"offers": offers}})
 
-    def _refuse(self, fw: dict, offer_ids: list, filters: object, keep: dict | None = None) -> list[dict]:
+    def _refuse(self, fw: dict, offer_ids: list, filters: object, keep: dict | None = None) -> None:
         """DECLINE, and the unused part of an ACCEPT: the framework's named offers go back, and a
-        filter keeps their resources from it for `refuse_seconds`. Returns the offers taken back."""
+        filter keeps what of them is not in `keep` from it for `refuse_seconds`."""
         mine = [i for i in offer_ids if i in self.offers and self.offers[i]["framework_id"] == fw["id"]]
         taken = [self.offers.pop(i) for i in mine]
         seconds = (filters or {}).get("refuse_seconds") if isinstance(filters, dict) else None
@@ -1073,19 +1073,6 @@ class Master:
             unused = resources.subtract(offer["resources"], keep or {})
             if seconds > 0:
                 self.refused[(fw["id"], offer["agent_id"])] = (now() + seconds, unused)
-        return taken
-
-    @staticmethod
-    def _task_resources(items: list) -> dict[str, object]:
-        """A v1 Resource list as the emulator's dict: scalars as numbers, ranges as `[a-b, ...]`."""
-        out: dict[str, object] = {}
-        for item in items or []:
-            if item.get("type") == "RANGES" or "ranges" in item:
-                spans = ", ".join(f"{r['begin']}-{r['end']}" for r in (item.get("ranges") or {}).get("range", []))
-                out[item["name"]] = f"[{spans}]"
-            else:
-                out[item["name"]] = float(out.get(item["name"], 0.0)) + float((item.get("scalar") or {})["value"])
-        return out
 
     def _master_update(self, fw: dict, task: dict, agent_id: str, state: str, reason: str, message: str) -> None:
         """A status update the master makes itself (no uuid, so nothing to acknowledge)."""
@@ -1109,14 +1096,20 @@ class Master:
                                     "Task launched with invalid offers: an offer is unknown, rescinded or not yours")
             return
         (agent_id,) = agents
-        left: dict[str, object] = {}
+        offered: dict[str, object] = {}
         for offer in offers:
-            left = resources.add(left, offer["resources"])  # type: ignore[index, arg-type]
-        left["ports"] = offers[0]["resources"].get("ports", "")  # type: ignore[index, union-attr]
+            offered = resources.add(offered, offer["resources"])  # type: ignore[index, arg-type]
+        offered["ports"] = offers[0]["resources"].get("ports", "")  # type: ignore[index, union-attr]
+        left = dict(offered)
         launches = []
         for info in infos:
-            request = self._task_resources(info.get("resources") or [])
             task_id = (info.get("task_id") or {}).get("value")
+            try:
+                request = resources.from_v1(info.get("resources") or [])
+            except (KeyError, TypeError, ValueError) as exc:
+                self._master_update(fw, info, agent_id, "TASK_ERROR", "REASON_TASK_INVALID",
+                                    f"Task resources are malformed (missing or bad {exc})")
+                continue
             if not task_id or task_id in self.tasks or any(t["task_id"] == task_id for t in launches):
                 error = "Task has duplicate ID" if task_id else "Task has no ID"
             elif not resources.fits({k: v for k, v in request.items() if isinstance(v, float)}, left):
@@ -1128,7 +1121,7 @@ class Master:
                                  **({"kill_policy": info["kill_policy"]} if info.get("kill_policy") else {})})
                 continue
             self._master_update(fw, info, agent_id, "TASK_ERROR", "REASON_TASK_INVALID", error)
-        used = resources.subtract(resources.add({}, offers[0]["resources"]), left)  # type: ignore[index, arg-type]
+        used = resources.subtract(offered, left)
         self._refuse(fw, offer_ids, accept.get("filters"), keep=used)
         for task in launches:
             body = {"framework_id": fw["id"], "task": task}

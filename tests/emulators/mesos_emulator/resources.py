@@ -23,6 +23,21 @@ class ResourceError(ValueError):
     pass
 
 
+def from_v1(items: list[dict]) -> dict[str, object]:
+    """A v1 `Resource` list (JSON) -> {name: float | range string | set string}; KeyError when malformed."""
+    out: dict[str, object] = {}
+    for item in items:
+        name = item["name"]
+        if item.get("type", "SCALAR") == "SCALAR":
+            out[name] = float(out.get(name, 0.0)) + float(item["scalar"]["value"])
+        elif item["type"] == "RANGES":
+            ranges = item["ranges"]["range"]
+            out[name] = "[" + ", ".join(f"{r['begin']}-{r['end']}" for r in ranges) + "]"
+        else:
+            out[name] = "{" + ", ".join(item["set"]["item"]) + "}"
+    return out
+
+
 def parse_resources(text: str | None) -> dict[str, object]:
     """`cpus:2;mem:1024;ports:[31000-31100]` or a JSON array -> {name: float | range string}.
 
@@ -38,16 +53,7 @@ def parse_resources(text: str | None) -> dict[str, object]:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ResourceError(f"Failed to parse resources JSON: {exc}") from exc
-        for item in items:
-            name = item["name"]
-            if item.get("type", "SCALAR") == "SCALAR":
-                out[name] = float(out.get(name, 0.0)) + float(item["scalar"]["value"])
-            elif item["type"] == "RANGES":
-                ranges = item["ranges"]["range"]
-                out[name] = "[" + ", ".join(f"{r['begin']}-{r['end']}" for r in ranges) + "]"
-            else:
-                out[name] = "{" + ", ".join(item["set"]["item"]) + "}"
-        return out
+        return from_v1(items)
     for part in filter(None, (p.strip() for p in text.split(";"))):
         match = re.fullmatch(r"([A-Za-z_][\w.-]*)(?:\(([^)]*)\))?:(.+)", part)
         if not match:
