@@ -97,18 +97,32 @@ def test_the_snapshot_is_etcd_backup_yml_taken_only_when_asked_and_before_any_re
     assert resets and index < min(resets)
 
 
-def included_roles(name: str) -> list[str]:
+def included_roles(name: str, tasks_from: str = "reset.yml") -> list[str]:
+    """The roles whose `tasks_from` the playbook includes, in order, through its task files too."""
+    return [role for play in plays(name) for role in _included(play.get("tasks", []), tasks_from)]
+
+
+def _included(tasks: list[dict], tasks_from: str) -> list[str]:
     found = []
-    for play in plays(name):
-        for task in play.get("tasks", []):
-            include = task.get("ansible.builtin.include_role")
-            if include and include.get("tasks_from") == "reset.yml":
-                found.append(include["name"].removeprefix("stackbench.cluster."))
+    for task in tasks:
+        if (include := task.get("ansible.builtin.include_role")) and include.get("tasks_from") == tasks_from:
+            found.append(include["name"].removeprefix("stackbench.cluster."))
+        elif file := task.get("ansible.builtin.include_tasks", {}).get("file"):
+            found += _included(yaml.safe_load((PLAYBOOKS / file).read_text()), tasks_from)
     return found
 
 
 def test_the_kubernetes_reset_runs_every_roles_reset_pods_first_etcd_last():
     assert included_roles("kubernetes-reset.yml") == list(KUBERNETES_RESET_ROLES)
+
+
+def test_a_node_removal_drains_first_then_runs_the_node_resets_of_the_full_reset_in_its_order():
+    removal = plays("kubernetes-remove-node.yml")
+    assert removal[1]["hosts"] == "{{ node | default('no_node_given') }}" and removal[1]["any_errors_fatal"]
+    assert included_roles("kubernetes-remove-node.yml", "drain.yml") == ["kubernetes_node"]
+    assert removal[1]["tasks"][0]["ansible.builtin.include_role"]["tasks_from"] == "drain.yml"
+    assert included_roles("kubernetes-remove-node.yml") == ["kubernetes_node", "kubernetes_pod_network",
+                                                            "containerd", "kube_apiserver_lb"]
 
 
 @pytest.mark.parametrize("role", KUBERNETES_RESET_ROLES)

@@ -79,6 +79,71 @@ def https_status(host, url: str, cafile: str = "/etc/kubernetes/admin/ca.crt") -
     return int(out.stdout.strip())
 
 
+def leftovers(name: str) -> list[str]:
+    """What the Kubernetes stack left on the host, a line each, from one shell run (not a round trip per check)."""
+    host = get_host(name)
+    with host.sudo():
+        result = host.run(f"bash -s <<'LEFTOVERS_EOF'\n{LEFTOVERS}\nLEFTOVERS_EOF")
+    lines = result.stdout.splitlines()
+    assert result.rc == 0 and lines[-1:] == ["checked"], (name, result.stdout, result.stderr)
+    return lines[:-1]
+
+
+# Every check prints what it finds; the last line proves the script ran to its end (a broken script
+# that printed nothing would otherwise pass).
+LEFTOVERS = r"""
+set -u
+for unit in kubelet kube-proxy kube-apiserver kube-controller-manager kube-scheduler etcd containerd haproxy \
+    kubernetes-pod-network kubernetes-pod-network-reconcile; do
+  for file in /etc/systemd/system/$unit.service /etc/systemd/system/$unit.timer /lib/systemd/system/$unit.service; do
+    [ -e "$file" ] && echo "unit file: $file"
+  done
+  systemctl is-active --quiet "$unit.service" && echo "unit active: $unit"
+done
+systemctl is-active --quiet kubernetes-pod-network-reconcile.timer && echo "unit active: reconcile timer"
+systemctl list-units --all --plain --no-legend 'kubepods*' 'cri-containerd-*' | awk '{print "unit: " $1}'
+for path in /etc/kubernetes /var/lib/kubelet /var/lib/kube-proxy /var/lib/kubernetes /var/log/pods \
+    /var/log/containers \
+    /etc/etcd /var/lib/etcd /var/lib/etcd-backup /opt/etcd /etc/containerd /run/containerd /opt/containerd \
+    /etc/cni /var/lib/cni /var/lib/kubernetes-pod-network /usr/lib/cni \
+    /etc/haproxy /var/lib/haproxy /run/haproxy /var/cache/stackbench \
+    /usr/local/sbin/kubernetes-pod-network /usr/bin/containerd /usr/sbin/runc /usr/sbin/haproxy \
+    /usr/local/bin/kubelet /usr/local/bin/kube-proxy /usr/local/bin/kubectl /usr/local/bin/kube-apiserver \
+    /usr/local/bin/kube-controller-manager /usr/local/bin/kube-scheduler /usr/local/bin/etcd \
+    /usr/local/bin/etcdctl /usr/local/bin/etcdutl; do
+  { [ -e "$path" ] || [ -L "$path" ]; } && echo "path: $path"
+done
+[ -n "$(ls -A /var/lib/containerd 2>/dev/null)" ] && echo "path: /var/lib/containerd is not empty"
+for package in containerd runc containernetworking-plugins haproxy; do
+  dpkg-query -W -f '${Status}\n' "$package" 2>/dev/null | grep -q ' installed$' && echo "package: $package"
+done
+for user in etcd kube haproxy; do
+  getent passwd "$user" >/dev/null && echo "user: $user"
+  getent group "$user" >/dev/null && echo "group: $user"
+done
+sockets=$(ss -Hltn) || echo "ss failed"
+printf '%s\n' "$sockets" | awk '{print $4}' \
+  | grep -E ':(2379|2380|6443|6543|10248|10249|10250|10256|10257|10259)$' | sed 's/^/listening: /'
+# by exact process name (ps: pgrep refuses patterns longer than a name's 15 characters)
+ps -e -o pid=,comm= | awk '$2 ~ /^(kubelet|kube-proxy|kube-apiserver|kube-controller|kube-scheduler|etcd)$/ ||
+  $2 ~ /^(containerd|containerd-shim|haproxy|coredns|pause|httpd|busybox)$/ {print "process: " $1 " " $2}'
+ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(cni0|flannel\.|kube-ipvs0|veth)' \
+  | sed 's/^/interface: /'
+ip -4 route show root 10.244.0.0/16 | sed 's/^/route: /'
+[ -d /run/netns ] && ls -A /run/netns | sed 's/^/netns: /'
+for save in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save; do
+  command -v "$save" >/dev/null || continue
+  dump=$("$save" 2>/dev/null) || continue
+  printf '%s\n' "$dump" | grep -E '^:(KUBE-|CNI-)' | awk -v s="$save" '{print "chain: " s " " $1}'
+  printf '%s\n' "$dump" | grep -E 'stackbench-pod-egress|-j (KUBE-|CNI-)' | sed "s/^/rule: $save /"
+done
+if command -v nft >/dev/null; then nft list tables 2>/dev/null | grep kube-proxy | sed 's/^/nft: /'; fi
+findmnt --raw --noheadings --output TARGET \
+  | grep -E '^(/var/lib/kubelet|/run/containerd|/run/netns|/var/lib/containerd/)' | sed 's/^/mount: /'
+echo checked
+"""
+
+
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "runs_last: tears the cluster down; runs after every other test of the session")
 

@@ -1,7 +1,9 @@
 """Every node: kubelet, kube-proxy, the local API endpoint and the pod network."""
 
+import json
+
 import pytest
-from conftest import ADDRESSES, NODES, http_get
+from conftest import ADDRESSES, CONTROL_PLANE, NODES, get_host, http_get, kubectl_json
 
 testinfra_hosts = NODES
 
@@ -39,11 +41,26 @@ def test_kubelet_key_is_private_and_proxy_uses_the_local_endpoint(sudo_host):
     assert http_get(sudo_host, "http://127.0.0.1:10256/healthz").rc == 0
 
 
-def test_routes_to_every_other_nodes_pod_subnet(sudo_host):
+@pytest.fixture(scope="module")
+def pod_subnets() -> dict[str, str]:
+    """{node: spec.podCIDR}, as the controller-manager allocated them."""
+    nodes = kubectl_json(get_host(CONTROL_PLANE[0]), "get nodes")["items"]
+    return {n["metadata"]["name"]: n["spec"].get("podCIDR", "") for n in nodes}
+
+
+def test_every_node_has_its_own_pod_subnet_and_its_cni_network_uses_it(sudo_host, pod_subnets):
     me = sudo_host.backend.get_hostname()
-    routes = sudo_host.check_output("ip route show")
-    for index, name in enumerate(NODES):
-        subnet = f"10.244.{index}.0/24"
+    assert sorted(pod_subnets) == sorted(NODES)
+    assert all(s.startswith("10.244.") and s.endswith("/24") for s in pod_subnets.values()), pod_subnets
+    assert len(set(pod_subnets.values())) == len(NODES)
+    conflist = json.loads(sudo_host.file("/etc/cni/net.d/10-stackbench.conflist").content_string)
+    assert conflist["plugins"][0]["ipam"]["ranges"] == [[{"subnet": pod_subnets[me]}]]
+
+
+def test_routes_to_every_other_nodes_pod_subnet(sudo_host, pod_subnets):
+    me = sudo_host.backend.get_hostname()
+    routes = sudo_host.check_output("ip route show proto static")
+    for name, subnet in pod_subnets.items():
         if name == me:
             assert f"{subnet} via" not in routes
         else:
