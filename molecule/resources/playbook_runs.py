@@ -40,3 +40,28 @@ def changed(run: subprocess.CompletedProcess) -> dict[str, int]:
     found = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)}
     assert found, "no PLAY RECAP in the output: " + run.stdout[-2000:]
     return found
+
+
+def task_seconds(run: subprocess.CompletedProcess) -> list[tuple[str, float]]:
+    """[(task name, seconds), ...] in order, from profile_tasks' lines (ansible.cfg enables it): the
+    timestamp line under each TASK heading gives the previous task's duration in parentheses."""
+    found: list[tuple[str, float]] = []
+    task = None
+    for line in run.stdout.splitlines():
+        if heading := re.match(r"^(?:TASK|RUNNING HANDLER) \[(?:[^\]]* : )?(.*)\]", line):
+            task, pending = heading.group(1), True
+            continue
+        took = re.search(r"\((\d+):(\d\d):(\d\d(?:\.\d+)?)\)\s+\d+:\d\d:\d\d", line)
+        if took and task is not None and pending:
+            seconds = int(took[1]) * 3600 + int(took[2]) * 60 + float(took[3])
+            if found:
+                found[-1] = (found[-1][0], seconds)
+            found.append((task, 0.0))
+            pending = False
+    return found
+
+
+def seconds_per_host(run: subprocess.CompletedProcess, hosts: list[str]) -> dict[str, float]:
+    """{host: seconds} of the tasks whose names end with ': HOST' (the rolling steps name their host)."""
+    tasks = task_seconds(run)
+    return {h: round(sum(s for name, s in tasks if name.endswith(f": {h}")), 1) for h in hosts}

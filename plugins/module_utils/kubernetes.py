@@ -284,3 +284,38 @@ def kube_ssl_context(credentials: Mapping[str, Any], key_dir: str) -> ssl.SSLCon
         paths.append(path)
     context.load_cert_chain(*paths)
     return context
+
+
+# ----- version skew (upgrades) -----------------------------------------------------------------
+
+
+def _release(version: str) -> tuple[int, int, int]:
+    match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", str(version).strip())
+    if not match:
+        raise ParseError(f"not a Kubernetes release X.Y.Z: {version!r}")
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def version_skew_errors(target: str, apiservers: list[str], kubelets: list[str],
+                        allow_downgrade: bool = False) -> list[str]:
+    """Why moving a cluster whose hosts run `apiservers` and `kubelets` to `target` breaks Kubernetes'
+    version-skew policy (one minor release at a time, kubelets at most three minors behind the
+    apiservers, no downgrade unless forced); [] when the move is allowed or nothing is installed."""
+    wanted = _release(target)
+    errors = []
+    for kind, installed in (("kube-apiserver", apiservers), ("kubelet", kubelets)):
+        releases = sorted({_release(v) for v in installed})
+        if releases and wanted < releases[-1] and not allow_downgrade:
+            errors.append(f"{target} is older than the installed {kind} {'.'.join(map(str, releases[-1]))}: "
+                          "Kubernetes does not support a downgrade (-e kubernetes_allow_downgrade=true forces it)")
+        if releases and wanted[:2] > releases[0][:2]:
+            oldest = releases[0]
+            gap = wanted[1] - oldest[1] if wanted[0] == oldest[0] else 99
+            limit = 1 if kind == "kube-apiserver" else 3
+            if gap > limit:
+                errors.append(
+                    f"{'.'.join(map(str, oldest))} -> {target} skips a minor release of {kind}: upgrade one minor "
+                    f"at a time (first to {oldest[0]}.{oldest[1] + 1}.x)" if limit == 1 else
+                    f"the {kind} {'.'.join(map(str, oldest))} would be more than three minor releases behind "
+                    f"{target}: upgrade it first")
+    return errors

@@ -185,6 +185,16 @@ def test_resolve_version_prefers_the_environment(monkeypatch):
         k8s.resolve_version(lambda _: None)
 
 
+def test_the_release_before_is_built_first_unless_the_environment_names_one(monkeypatch):
+    monkeypatch.delenv(k8s.VERSION_ENV, raising=False)
+    assert k8s.versions_to_build(lambda _: None) == [k8s.UPGRADE_FROM_VERSION, k8s.role_default_version()]
+    assert k8s.UPGRADE_FROM_VERSION.split(".")[1] == str(int(k8s.PINNED_MINOR.split(".")[1]) - 1)
+    monkeypatch.setenv(k8s.VERSION_ENV, "1.35.2")
+    assert k8s.versions_to_build(lambda _: None) == ["1.35.2"]
+    monkeypatch.setenv(k8s.VERSION_ENV, k8s.UPGRADE_FROM_VERSION)
+    assert k8s.versions_to_build(lambda _: None) == [k8s.UPGRADE_FROM_VERSION]
+
+
 def test_human_bytes():
     assert k8s.human_bytes(512) == "512 B"
     assert k8s.human_bytes(3 * 1024 * 1024) == "3.0 MiB"

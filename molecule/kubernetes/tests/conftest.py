@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import testinfra
 import testinfra.utils.ansible_runner
+import yaml
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
@@ -14,6 +16,11 @@ CONTROL_PLANE = RUNNER.get_hosts("kube_control_plane")
 NODES = RUNNER.get_hosts("kube_nodes")
 ADDRESSES = {name: RUNNER.get_variables(name)["ansible_host"] for name in NODES + CONTROL_PLANE}
 ADMIN = "/etc/kubernetes/admin.kubeconfig"
+# the scenario's release (group_vars/all/lifecycle.yml), and the one test_lifecycle.py upgrades to
+STARTING_VERSION = RUNNER.get_variables(CONTROL_PLANE[0])["kubernetes_version"]
+UPGRADED_VERSION = yaml.safe_load(
+    (Path(__file__).resolve().parents[3] / "roles" / "kubernetes" / "defaults" / "main.yml").read_text()
+)["kubernetes_version"]
 LB_SERVER = "https://127.0.0.1:6543"
 
 

@@ -4,7 +4,18 @@ Service across nodes through kube-proxy, and the API endpoint surviving a stoppe
 import time
 
 import pytest
-from conftest import ADMIN, CONTROL_PLANE, LB_SERVER, NODES, applied_manifest, get_host, http_get, kubectl, kubectl_json
+from conftest import (
+    ADMIN,
+    CONTROL_PLANE,
+    LB_SERVER,
+    NODES,
+    STARTING_VERSION,
+    applied_manifest,
+    get_host,
+    http_get,
+    kubectl,
+    kubectl_json,
+)
 
 testinfra_hosts = CONTROL_PLANE[:1]
 
@@ -43,7 +54,7 @@ def test_every_node_is_registered_and_ready(host):
     ready = {n["metadata"]["name"]: {c["type"]: c["status"] for c in n["status"]["conditions"]}["Ready"] for n in nodes}
     assert ready == {name: "True" for name in NODES}
     versions = {n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes}
-    assert versions == {"v1.35.4"}
+    assert versions == {f"v{STARTING_VERSION}"}  # the scenario stands up the release before the default
 
 
 def test_deployment_runs_two_replicas(host, workload):

@@ -1,10 +1,15 @@
 """Day two of the Kubernetes stack, on the cluster the other modules checked (before test_zz_reset.py):
 
-1. bad removals refused before any host changes (a control-plane host, a name that is no node);
-2. worker2 removed (`kubernetes-remove-node.yml -e node=worker2`) while a client requests a workload
+1. bad input refused before any host changes: a downgrade, the removal of a control-plane host or of a
+   name that is no node;
+2. the upgrade from the scenario's release (1.34) to the next minor (`kubernetes-upgrade.yml`) while a
+   client requests a workload (2 replicas, a PodDisruptionBudget) through its Service every 100 ms and
+   another writes a ConfigMap through a node's API balancer every 100 ms: every apiserver and kubelet on
+   the new release, no node left cordoned, an etcd snapshot taken first, the wall time per host;
+3. worker2 removed (`kubernetes-remove-node.yml -e node=worker2`) while a client requests a workload
    with 2 replicas and a PodDisruptionBudget through its Service every 100 ms: the Node is gone, the
    host holds nothing of the stack, the other nodes stop routing to its pod subnet on their own;
-3. the same host added back with `kubernetes.yml --limit worker2`, as a new node: Ready, a pod
+4. the same host added back with `kubernetes.yml --limit worker2`, as a new node: Ready, a pod
    scheduled on it and answering, every other node routing to its new pod subnet; then a check-mode
    run of the whole playbook finds nothing to change on any host (the join needed no change elsewhere).
 
@@ -20,8 +25,21 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CONTROL_PLANE, INVENTORY, NODES, applied_manifest, get_host, kubectl, kubectl_json, leftovers
-from playbook_runs import changed, ok, run_playbook
+from conftest import (
+    ADDRESSES,
+    CONTROL_PLANE,
+    INVENTORY,
+    NODES,
+    STARTING_VERSION,
+    UPGRADED_VERSION,
+    applied_manifest,
+    get_host,
+    kubectl,
+    kubectl_json,
+    leftovers,
+)
+from playbook_runs import changed, ok, seconds_per_host, task_seconds
+from playbook_runs import run_playbook as _run_playbook
 
 pytestmark = pytest.mark.runs_last
 
@@ -98,6 +116,68 @@ print(json.dumps({"ok": ok, "failed": failed, "longest_gap_s": round(longest, 2)
 """
 
 
+def run_playbook(inventory: str, name: str, *args: str):
+    """Every run after the upgrade names the release, as an operator who upgraded edits the inventory."""
+    return _run_playbook(inventory, name, f"-ekubernetes_version={UPGRADED_VERSION}", *args)
+
+
+# Writes ConfigMap lifecycle-writes (data.n = a counter) through this host's API balancer every 100 ms
+# until the stop file appears, with the admin credentials; then reads it back: the last acknowledged
+# write must be there. Prints one JSON line of counts.
+WRITER = r"""
+import json, os, ssl, sys, time, urllib.error, urllib.request
+stop = sys.argv[1]
+base = "https://127.0.0.1:6543/api/v1/namespaces/default/configmaps"
+context = ssl.create_default_context(cafile="/etc/kubernetes/admin/ca.crt")
+context.load_cert_chain("/etc/kubernetes/admin/admin.crt", "/etc/kubernetes/admin/admin.key")
+def call(method, url, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(request, context=context, timeout=2).read())
+def document(n):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "lifecycle-writes"}, "data": {"n": str(n)}}
+try:
+    call("POST", base, document(0))
+except urllib.error.HTTPError as error:
+    if error.code != 409:
+        raise
+ok = failed = 0
+acked, longest, last_ok, n = 0, 0.0, time.monotonic(), 0
+while not os.path.exists(stop):
+    started = time.monotonic()
+    n += 1
+    try:
+        call("PUT", base + "/lifecycle-writes", document(n))
+        ok, acked = ok + 1, n
+        longest, last_ok = max(longest, started - last_ok), started
+    except Exception:
+        failed += 1
+    time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
+final = int(call("GET", base + "/lifecycle-writes")["data"]["n"])
+print(json.dumps({"ok": ok, "failed": failed, "longest_gap_s": round(longest, 2),
+                  "last_acknowledged": acked, "read_back": final}))
+"""
+
+
+class Background:
+    """A script run in the background on a host until stopped; its one JSON line is the result."""
+
+    def __init__(self, host_name: str, name: str, script: str, *args: str) -> None:
+        self.host, self.name = get_host(host_name), name
+        with self.host.sudo():
+            self.host.run(f"install -d -m 0700 /root/verify && rm -f /root/verify/{name}.stop /root/verify/{name}.out")
+            self.host.run(f"cat > /root/verify/{name}.py <<'EOF'\n{script}\nEOF")
+            started = self.host.run(f"setsid nohup python3 /root/verify/{name}.py {' '.join(args)} "
+                                    f"/root/verify/{name}.stop >/root/verify/{name}.out 2>&1 &")
+        assert started.rc == 0, started.stderr
+
+    def stop(self) -> dict:
+        with self.host.sudo():
+            self.host.run(f"touch /root/verify/{self.name}.stop")
+            out = wait_for(lambda: self.host.run(f"cat /root/verify/{self.name}.out").stdout.strip(), 15, self.name)
+        return json.loads(out.splitlines()[-1])
+
+
 def record(step: str, value: object) -> None:
     FIGURES[step] = value
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -152,28 +232,95 @@ def test_a_removal_of_a_control_plane_host_or_of_no_node_is_refused_before_any_c
     assert sorted(nodes()) == sorted(NODES)
 
 
-# ---- 2. the removal, with the workload answering --------------------------------------------------
+# ---- 2. the upgrade, with the workload answering and the API written ------------------------
+
+
+def service_ip() -> str:
+    return kubectl_json(admin(), "get service lifecycle-web")["spec"]["clusterIP"]
+
+
+def test_a_downgrade_is_refused_before_any_host_changes():
+    run = _run_playbook(INVENTORY, "kubernetes-upgrade.yml", "-ekubernetes_version=1.33.0")
+    assert run.returncode != 0 and "Kubernetes does not support a downgrade" in run.stdout, run.stdout[-3000:]
+    assert "PLAY [Take an etcd snapshot" not in run.stdout
+    assert {h: c for h, c in changed(run).items()} == {h: 0 for h in changed(run)}
+
+
+def versions() -> dict[str, str]:
+    return {name: n["status"]["nodeInfo"]["kubeletVersion"] for name, n in nodes().items()}
+
+
+def snapshots() -> set[Path]:
+    return set((Path(INVENTORY).parent / ".stackbench" / "backups" / "etcd").glob("*.db"))
 
 
 @pytest.fixture(scope="module")
-def removal(workload):
+def upgraded(workload):
+    assert set(versions().values()) == {f"v{STARTING_VERSION}"} and STARTING_VERSION != UPGRADED_VERSION
     assert pod_nodes() == ["worker1", NODE], "the two replicas should start one on each worker"
+    before = snapshots()
+    requests = Background(CLIENT, "upgrade-probe", PROBE, f"http://{service_ip()}/")
+    writes = Background(CONTROL_PLANE[1], "upgrade-writes", WRITER)  # the admin credentials are on the control plane
+    time.sleep(2)
+    run = run_playbook(INVENTORY, "kubernetes-upgrade.yml")
+    time.sleep(2)
+    figures = {"requests": requests.stop(), "api_writes": writes.stop()}
+    ok(run)
+    record("upgrade_s", run.seconds)  # type: ignore[attr-defined]
+    record("upgrade_per_host_s", seconds_per_host(run, sorted({*CONTROL_PLANE, *NODES})))
+    record("upgrade_clients", figures)
+    return {"run": run, "new_snapshots": snapshots() - before, **figures}
+
+
+def test_the_upgrade_took_an_etcd_snapshot_first(upgraded):
+    assert len(upgraded["new_snapshots"]) == 1
+    stdout = upgraded["run"].stdout
+    assert stdout.index("PLAY [Take an etcd snapshot to the controller]") \
+        < stdout.index("PLAY [Stand up the etcd cluster]")
+
+
+def test_every_apiserver_and_kubelet_runs_the_new_release_and_no_node_is_left_cordoned(upgraded):
+    assert set(versions().values()) == {f"v{UPGRADED_VERSION}"}
+    assert [n for n, node in nodes().items() if node["spec"].get("unschedulable")] == []
+    for name in CONTROL_PLANE:
+        out = kubectl(admin(), "get --raw /version", server=f"https://{ADDRESSES[name]}:6443")
+        assert out.rc == 0 and json.loads(out.stdout)["gitVersion"] == f"v{UPGRADED_VERSION}", (name, out.stdout)
+
+
+def test_the_control_plane_rolled_one_host_at_a_time_before_any_node(upgraded):
+    order = [name for name, _ in task_seconds(upgraded["run"])]
+    restarts = [n.rsplit(": ", 1)[1] for n in order if n.startswith("Restart the control-plane services with new")]
+    upgrades = [n.rsplit(": ", 1)[1] for n in order if n.startswith("Upgrade the node: ")]
+    assert sorted(restarts) == sorted(CONTROL_PLANE) and sorted(upgrades) == sorted(NODES)
+    first_node = order.index(f"Upgrade the node: {upgrades[0]}")
+    assert all(order.index(f"Restart the control-plane services with new configuration: {h}") < first_node
+               for h in CONTROL_PLANE)
+
+
+def test_the_workload_answered_and_every_api_write_succeeded_during_the_upgrade(upgraded):
+    assert upgraded["requests"]["ok"] > 100 and upgraded["requests"]["failed"] == 0, upgraded["requests"]
+    writes = upgraded["api_writes"]
+    assert writes["ok"] > 100 and writes["failed"] == 0, writes
+    assert writes["read_back"] == writes["last_acknowledged"], writes  # no acknowledged write lost
+
+
+# ---- 3. the removal, with the workload answering --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def removal(upgraded):
+    # the upgrade's drains may have left both replicas on one worker: spread them again
+    restarted = kubectl(admin(), "rollout restart deployment/lifecycle-web")
+    assert restarted.rc == 0, restarted.stderr
+    settled = kubectl(admin(), "rollout status deployment/lifecycle-web --timeout=120s")
+    assert settled.rc == 0, settled.stdout + settled.stderr
+    wait_for(lambda: pod_nodes() == ["worker1", NODE], 60, "one replica on each worker")
     old_subnet = nodes()[NODE]["spec"]["podCIDR"]
-    cluster_ip = kubectl_json(admin(), "get service lifecycle-web")["spec"]["clusterIP"]
-    client = get_host(CLIENT)
-    with client.sudo():
-        client.run("rm -f /root/verify/probe.stop")
-        client.run(f"cat > /root/verify/probe.py <<'EOF'\n{PROBE}\nEOF")
-        started = client.run(f"setsid nohup python3 /root/verify/probe.py http://{cluster_ip}/ /root/verify/probe.stop "
-                             ">/root/verify/probe.out 2>&1 &")
-    assert started.rc == 0, started.stderr
+    client = Background(CLIENT, "remove-probe", PROBE, f"http://{service_ip()}/")
     time.sleep(2)
     run = run_playbook(INVENTORY, "kubernetes-remove-node.yml", f"-enode={NODE}")
     time.sleep(2)
-    with client.sudo():
-        client.run("touch /root/verify/probe.stop")
-        time.sleep(1)
-        probe = json.loads(wait_for(lambda: client.run("cat /root/verify/probe.out").stdout.strip(), 10, "probe"))
+    probe = client.stop()
     ok(run)
     record("remove_worker_s", run.seconds)  # type: ignore[attr-defined]
     record("remove_worker_requests", probe)
@@ -202,7 +349,7 @@ def test_the_other_nodes_stop_routing_to_its_pod_subnet(removal):
              f"routes to {subnet} gone from {others}")
 
 
-# ---- 3. the host back as a new node, with --limit -----------------------------------------------
+# ---- 4. the host back as a new node, with --limit -----------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,9 @@ once when every binary is there and matches its checksum; `force` rebuilds. The 
 build then makes the pause and workload images (stackbench.artifacts.kube_images).
 
 The version is the role's `kubernetes_version` default once roles/kubernetes exists,
-otherwise `PINNED_VERSION`; the environment variable STACKBENCH_KUBERNETES_VERSION names
-another (`latest` = newest patch of `PINNED_MINOR` on the module proxy). Go runs under
+otherwise `PINNED_VERSION`, and `UPGRADE_FROM_VERSION` (the minor before, for the lab's upgrade
+test) is built first; the environment variable STACKBENCH_KUBERNETES_VERSION names one other
+version to build alone (`latest` = newest patch of `PINNED_MINOR` on the module proxy). Go runs under
 `nice -n 19`, one command at a time; STACKBENCH_GO_BUILD_P sets `go build -p`.
 """
 
@@ -63,6 +64,8 @@ MODULE = "k8s.io/kubernetes"
 # still accepts cgroup v1 with failCgroupV1: false, and its branch builds with Go 1.26.
 PINNED_MINOR = "1.35"
 PINNED_VERSION = "1.35.4"
+# The release before it, also built, so that the lab can test an upgrade (1.34.x -> 1.35.x).
+UPGRADE_FROM_VERSION = "1.34.4"
 BINARIES: tuple[str, ...] = (
     "kube-apiserver",
     "kube-controller-manager",
@@ -292,11 +295,19 @@ def _parallel() -> int | None:
     return int(value) if value else None
 
 
+def versions_to_build(log: Log) -> list[str]:
+    """The resolved version, after UPGRADE_FROM_VERSION unless the environment names one version."""
+    version = resolve_version(log)
+    if os.environ.get(VERSION_ENV) or version == UPGRADE_FROM_VERSION:
+        return [version]
+    return [UPGRADE_FROM_VERSION, version]
+
+
 def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
-    """The binaries of the resolved version, then the pause and workload images."""
+    """The binaries of every version to build (versions_to_build), then the pause and workload images."""
     from stackbench.artifacts import kube_images
 
-    binaries = build_binaries(mirror, resolve_version(log), force, log)
+    binaries = [path for version in versions_to_build(log) for path in build_binaries(mirror, version, force, log)]
     return [*binaries, *kube_images.build(mirror, force, log)]
 
 
