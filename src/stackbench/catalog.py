@@ -230,7 +230,8 @@ KUBERNETES = _on(
     # a kubespray inventory names the workers kube_node (its etcd and kube_control_plane are ours)
     group_aliases={"kube_nodes": ("kube_node",)},
     worker_groups=("kube_nodes",),
-    playbooks={"up": "kubernetes.yml", "reset": "kubernetes-reset.yml", "certs": "kubernetes-certs.yml"},
+    playbooks={"up": "kubernetes.yml", "reset": "kubernetes-reset.yml", "certs": "kubernetes-certs.yml",
+               "upgrade": "kubernetes-upgrade.yml", "remove-node": "kubernetes-remove-node.yml"},
     artifacts=("images", "kubernetes", "coredns"),
     ha_systems=tuple(HaSystem(name, "kube_control_plane", role) for name, role in (
         ("kube_apiserver", "API / master"), ("kube_controller_manager", "controllers"),
