@@ -49,8 +49,9 @@ FIGURES: dict[str, object] = {}
 NODE = "worker2"
 CLIENT = CONTROL_PLANE[0]
 
-# Two replicas kept on the two workers (one each while both are there), a budget that lets one go
-# at a time, and a preStop pause: a terminating pod answers until kube-proxy has dropped it.
+# Two replicas kept on the two workers (one each while both are there, a replica evicted by a drain
+# waiting for its worker), a budget that lets one go at a time, and a preStop pause: a terminating
+# pod answers until kube-proxy has dropped it.
 MANIFEST = """
 apiVersion: apps/v1
 kind: Deployment
@@ -66,12 +67,12 @@ spec:
           requiredDuringSchedulingIgnoredDuringExecution:
             nodeSelectorTerms:
               - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [worker1, worker2]}]
-        podAntiAffinity:
-          preferredDuringSchedulingIgnoredDuringExecution:
-            - weight: 100
-              podAffinityTerm:
-                topologyKey: kubernetes.io/hostname
-                labelSelector: {matchLabels: {app: lifecycle-web}}
+      # one replica per worker, also while one is cordoned: the evicted replica waits for it
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: kubernetes.io/hostname
+          whenUnsatisfiable: DoNotSchedule
+          labelSelector: {matchLabels: {app: lifecycle-web}}
       containers:
         - name: web
           image: stackbench.local/workload:1.0
@@ -290,11 +291,17 @@ def test_every_apiserver_and_kubelet_runs_the_new_release_and_no_node_is_left_co
 def test_the_control_plane_rolled_one_host_at_a_time_before_any_node(upgraded):
     order = [name for name, _ in task_seconds(upgraded["run"])]
     restarts = [n.rsplit(": ", 1)[1] for n in order if n.startswith("Restart the control-plane services with new")]
-    upgrades = [n.rsplit(": ", 1)[1] for n in order if n.startswith("Upgrade the node: ")]
-    assert sorted(restarts) == sorted(CONTROL_PLANE) and sorted(upgrades) == sorted(NODES)
-    first_node = order.index(f"Upgrade the node: {upgrades[0]}")
+    upgrades = [n.rsplit(": ", 1)[1] for n in order if n.startswith("Restart the kubelet and kube-proxy: ")]
+    assert sorted(restarts) == sorted(CONTROL_PLANE) and sorted(upgrades) == sorted(NODES), order
+    first_node = order.index(f"Restart the kubelet and kube-proxy: {upgrades[0]}")
     assert all(order.index(f"Restart the control-plane services with new configuration: {h}") < first_node
                for h in CONTROL_PLANE)
+    for name in upgrades:  # each node drained before its restart, Ready before it is uncordoned
+        steps = [order.index(f"{step}: {name}") for step in (
+            "Cordon and drain the node (evictions honour PodDisruptionBudgets)",
+            "Restart the kubelet and kube-proxy", "Wait for the node to report Ready with the new version",
+            "Uncordon the node")]
+        assert steps == sorted(steps), (name, steps)
 
 
 def test_the_workload_answered_and_every_api_write_succeeded_during_the_upgrade(upgraded):
@@ -309,11 +316,7 @@ def test_the_workload_answered_and_every_api_write_succeeded_during_the_upgrade(
 
 @pytest.fixture(scope="module")
 def removal(upgraded):
-    # the upgrade's drains may have left both replicas on one worker: spread them again
-    restarted = kubectl(admin(), "rollout restart deployment/lifecycle-web")
-    assert restarted.rc == 0, restarted.stderr
-    settled = kubectl(admin(), "rollout status deployment/lifecycle-web --timeout=120s")
-    assert settled.rc == 0, settled.stdout + settled.stderr
+    # a replica the upgrade's drain evicted went back to its worker once uncordoned
     wait_for(lambda: pod_nodes() == ["worker1", NODE], 60, "one replica on each worker")
     old_subnet = nodes()[NODE]["spec"]["podCIDR"]
     client = Background(CLIENT, "remove-probe", PROBE, f"http://{service_ip()}/")
