@@ -1,7 +1,8 @@
 """Address arithmetic for cluster networks (pod and service CIDRs), without netaddr.
 
-Used by the kubernetes role: a per-node pod subnet carved from the cluster pod CIDR, the first
-service address (the apiserver's in-cluster IP), and overlap checks for the preflight.
+Used by the kubernetes roles: the first service address (the apiserver's in-cluster IP, the DNS
+service's) and overlap checks for the preflight. cidr_subnet (the n-th subnet of a network) is no
+longer used by the roles: the controller-manager allocates each node's pod subnet.
 """
 
 from __future__ import annotations
