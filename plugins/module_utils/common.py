@@ -6,6 +6,7 @@ Runs on managed hosts (modules) and on the controller (failover); standard libra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 
@@ -17,3 +18,11 @@ def single_leader(modes: Mapping[str, str | None]) -> str | None:
     """The one member whose mode is `leader`; None when there is none or more than one."""
     leaders = [host for host, mode in modes.items() if mode == "leader"]
     return leaders[0] if len(leaders) == 1 else None
+
+
+def release(version: str, what: str = "release") -> tuple[int, int, int]:
+    """`X.Y.Z` (a leading v allowed, as kubectl and etcd print them) as a tuple of ints."""
+    match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", str(version).strip())
+    if not match:
+        raise ParseError(f"not {what} X.Y.Z: {version!r}")
+    return int(match[1]), int(match[2]), int(match[3])

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ansible_collections.stackbench.cluster.plugins.module_utils.common import ParseError
+from ansible_collections.stackbench.cluster.plugins.module_utils.common import ParseError, release
 
 # ----- resources (Node list) -------------------------------------------------------------------
 
@@ -290,10 +290,7 @@ def kube_ssl_context(credentials: Mapping[str, Any], key_dir: str) -> ssl.SSLCon
 
 
 def _release(version: str) -> tuple[int, int, int]:
-    match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", str(version).strip())
-    if not match:
-        raise ParseError(f"not a Kubernetes release X.Y.Z: {version!r}")
-    return int(match[1]), int(match[2]), int(match[3])
+    return release(version, "a Kubernetes release")
 
 
 def version_skew_errors(target: str, apiservers: list[str], kubelets: list[str],

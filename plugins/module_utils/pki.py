@@ -178,12 +178,22 @@ def _public_der(key: Any) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def parse_time(text: str) -> datetime.datetime:
+    """An ISO 8601 time (`Z` or an offset; a naive one is UTC) as an aware datetime."""
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise PkiError(f"not an ISO 8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
 def _not_after(cert: x509.Certificate) -> datetime.datetime:
     return cert.not_valid_after_utc
 
 
 def certificate_problem(pem: bytes | None, key: Any, ca_cert: x509.Certificate, request: Request,
-                        now: datetime.datetime, renew_before_days: int) -> str | None:
+                        now: datetime.datetime, renew_before_days: int,
+                        renew_issued_before: datetime.datetime | None = None) -> str | None:
     """Why the certificate must be (re)issued, or None when it is still right."""
     if pem is None:
         return "missing"
@@ -210,6 +220,8 @@ def certificate_problem(pem: bytes | None, key: Any, ca_cert: x509.Certificate, 
         return "usages differ"
     if _not_after(cert) <= now + datetime.timedelta(days=renew_before_days):
         return "expires within the renewal window"
+    if renew_issued_before is not None and cert.not_valid_before_utc < renew_issued_before:
+        return "issued before the renewal asked for"
     return None
 
 
@@ -291,7 +303,7 @@ def load_ca(ca_dir: str) -> tuple[x509.Certificate, Any] | None:
 
 def ensure_certificate(host_dir: str, request: Request, spec: KeySpec, ca: tuple[x509.Certificate, Any] | None,
                        now: datetime.datetime, validity_days: int, renew_before_days: int,
-                       check_mode: bool) -> Outcome:
+                       check_mode: bool, renew_issued_before: datetime.datetime | None = None) -> Outcome:
     """Make `<host_dir>/<name>.key` and `.crt` right; in check mode only say what would change."""
     outcome = Outcome(name=request.name)
     key_path = os.path.join(host_dir, f"{request.name}.key")
@@ -315,7 +327,7 @@ def ensure_certificate(host_dir: str, request: Request, spec: KeySpec, ca: tuple
     elif outcome.key in ("created", "replaced"):
         reason = f"key {outcome.key}"
     else:
-        reason = certificate_problem(_read(crt_path), key, ca[0], request, now, renew_before_days)
+        reason = certificate_problem(_read(crt_path), key, ca[0], request, now, renew_before_days, renew_issued_before)
     if reason is not None:
         outcome.action, outcome.reason = "issued", reason
         if not check_mode:
@@ -334,8 +346,10 @@ def ensure_certificate(host_dir: str, request: Request, spec: KeySpec, ca: tuple
 def ensure_certificates(ca_dir: str, host: str, certificates: Iterable[Mapping[str, Any]],
                         host_sans: Iterable[str] = (), spec: KeySpec | None = None, validity_days: int = 365,
                         renew_before_days: int = 30, check_mode: bool = False,
-                        now: datetime.datetime | None = None) -> tuple[bool, list[dict[str, Any]]]:
-    """Every certificate of `host`: (changed, one outcome dict per certificate)."""
+                        now: datetime.datetime | None = None, renew_issued_before: str = ""
+                        ) -> tuple[bool, list[dict[str, Any]]]:
+    """Every certificate of `host`: (changed, one outcome dict per certificate). `renew_issued_before`
+    (ISO 8601) re-issues every certificate issued before that time: a renewal asked for now."""
     spec = spec or KeySpec()
     now = now or datetime.datetime.now(datetime.UTC)
     if renew_before_days >= validity_days:
@@ -357,7 +371,8 @@ def ensure_certificates(ca_dir: str, host: str, certificates: Iterable[Mapping[s
         if not check_mode:
             os.makedirs(host_dir, mode=DIR_MODE, exist_ok=True)
             os.chmod(host_dir, DIR_MODE)
-    outcomes = [ensure_certificate(host_dir, r, spec, ca, now, validity_days, renew_before_days, check_mode)
-                for r in requests]
+    issued_before = parse_time(renew_issued_before) if renew_issued_before else None
+    outcomes = [ensure_certificate(host_dir, r, spec, ca, now, validity_days, renew_before_days, check_mode,
+                                   issued_before) for r in requests]
     changed = dir_changed or any(o.changed for o in outcomes)
     return changed, [o.as_dict() for o in outcomes]

@@ -99,6 +99,12 @@ options:
     description: Re-issue a certificate that expires within this many days.
     type: int
     default: 30
+  renew_issued_before:
+    description:
+      - Re-issue every certificate issued before this time (ISO 8601, e.g. C(2026-12-03T19:00:00Z)), whatever
+        its expiry (a renewal asked for now). Empty for none.
+    type: str
+    default: ""
 notes:
   - Supports check mode (reports what would change, writes nothing).
 author:
@@ -168,6 +174,7 @@ ARGUMENT_SPEC = {
     "key_size": {"type": "int", "default": 2048},
     "validity_days": {"type": "int", "default": 365},
     "renew_before_days": {"type": "int", "default": 30},
+    "renew_issued_before": {"type": "str", "default": ""},
 }
 
 
@@ -181,7 +188,8 @@ def main() -> None:
         spec = KeySpec(type=p["key_type"], curve=p["key_curve"], size=p["key_size"])
         changed, outcomes = ensure_certificates(
             p["ca_dir"], p["host"], certificates, host_sans=p["host_sans"], spec=spec,
-            validity_days=p["validity_days"], renew_before_days=p["renew_before_days"], check_mode=module.check_mode)
+            validity_days=p["validity_days"], renew_before_days=p["renew_before_days"], check_mode=module.check_mode,
+            renew_issued_before=p["renew_issued_before"])
     except (PkiError, OSError) as exc:
         module.fail_json(msg=f"pki_certificates: {exc}")
     module.exit_json(changed=changed, certificates=outcomes)

@@ -21,8 +21,8 @@ from stackbench.paths import collection_root
 # and so does pinning a file still listed here (drop it from the list then).
 KNOWN_GAPS: set[pins.Artifact] = {
     pins.Artifact("zookeeper", "3.8.6", "all", "apache-zookeeper-3.8.6-bin.tar.gz"),
-    pins.Artifact("etcd", "3.5.35", "amd64", "etcd-v3.5.35-linux-amd64.tar.gz"),
-    pins.Artifact("etcd", "3.5.35", "arm64", "etcd-v3.5.35-linux-arm64.tar.gz"),
+    pins.Artifact("etcd", "3.6.16", "amd64", "etcd-v3.6.16-linux-amd64.tar.gz"),
+    pins.Artifact("etcd", "3.6.16", "arm64", "etcd-v3.6.16-linux-arm64.tar.gz"),
     *(pins.Artifact("kubernetes", "1.35.4", arch, binary) for arch in ("amd64", "arm64")
       for binary in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet",
                      "kube-proxy")),

@@ -8,18 +8,30 @@ import pytest
 from stackbench.artifacts import etcd
 
 
-def test_latest_patch_picks_newest_3_5_and_ignores_other_minors_and_prereleases():
-    versions = ["v3.4.30", "v3.5.9", "v3.5.35", "v3.5.4", "v3.6.0", "v3.5.36-rc.0", "junk"]
-    assert etcd.latest_patch(versions) == "3.5.35"
+def test_latest_patch_picks_newest_of_the_minor_and_ignores_other_minors_and_prereleases():
+    versions = ["v3.4.30", "v3.5.9", "v3.5.35", "v3.5.4", "v3.6.0", "v3.5.36-rc.0", "v3.7.1", "junk"]
+    assert etcd.latest_patch(versions, "3.5") == "3.5.35"
+    assert etcd.latest_patch(versions) == "3.6.0"
 
 
 def test_latest_patch_compares_numerically_not_as_strings():
-    assert etcd.latest_patch(["v3.5.9", "v3.5.10"]) == "3.5.10"
+    assert etcd.latest_patch(["v3.6.9", "v3.6.10"]) == "3.6.10"
+
+
+def test_the_release_before_is_built_first_unless_the_environment_names_one(monkeypatch):
+    monkeypatch.delenv(etcd.VERSION_ENV, raising=False)
+    assert etcd.versions_to_build(lambda _: None) == [etcd.UPGRADE_FROM_VERSION, etcd.role_default_version()]
+    default_minor = int(etcd.role_default_version().split(".")[1])
+    assert int(etcd.UPGRADE_FROM_VERSION.split(".")[1]) == default_minor - 1
+    monkeypatch.setenv(etcd.VERSION_ENV, "3.6.2")
+    assert etcd.versions_to_build(lambda _: None) == ["3.6.2"]
+    monkeypatch.setenv(etcd.VERSION_ENV, etcd.UPGRADE_FROM_VERSION)
+    assert etcd.versions_to_build(lambda _: None) == [etcd.UPGRADE_FROM_VERSION]
 
 
 def test_latest_patch_without_a_match_is_an_error():
     with pytest.raises(ValueError):
-        etcd.latest_patch(["v3.4.1", "v3.6.0"])
+        etcd.latest_patch(["v3.4.1", "v3.7.0"])
 
 
 @pytest.mark.parametrize("text", ["3.5", "v3.5.1-rc.1", "", "latest"])

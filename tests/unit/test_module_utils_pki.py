@@ -190,6 +190,23 @@ def test_expiring_certificate_is_reissued(ca_dir):
     assert not run(ca_dir, now=later)[0]
 
 
+def test_a_renewal_asked_for_reissues_what_was_issued_before_that_time_and_keeps_the_keys(ca_dir):
+    run(ca_dir)
+    key = Path(issued(ca_dir, "member", "key")).read_bytes()
+    later = NOW + datetime.timedelta(hours=1)
+    changed, outcomes = run(ca_dir, now=later, renew_issued_before=(NOW + datetime.timedelta(minutes=5)).isoformat())
+    assert changed and {o["reason"] for o in outcomes} == {"issued before the renewal asked for"}
+    assert Path(issued(ca_dir, "member", "key")).read_bytes() == key
+    # a re-run with the same time finds them renewed
+    changed, _ = run(ca_dir, now=later, renew_issued_before="2026-12-01T12:05:00Z")
+    assert not changed
+
+
+def test_a_renewal_time_that_is_no_time_is_refused(ca_dir):
+    with pytest.raises(pki.PkiError, match="not an ISO 8601 time"):
+        run(ca_dir, renew_issued_before="yesterday")
+
+
 def test_certificate_from_another_ca_is_reissued(ca_dir, tmp_path):
     run(ca_dir)
     make_ca(ca_dir, name="stackbench cluster CA")  # same name, new key: issuer matches, signature does not

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[3]
 MEMBERS = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("etcd")
 testinfra_hosts = MEMBERS
 
-VERSION = "3.5.35"
+# the scenario's starting release (group_vars/all/lifecycle.yml); test_lifecycle.py upgrades it
+VERSION = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_variables(MEMBERS[0])["etcd_version"]
 PKI = "/etc/etcd/pki"
 TLS = f"--cacert={PKI}/ca.crt --cert={PKI}/member.crt --key={PKI}/member.key"
 
@@ -46,8 +47,10 @@ def test_service_runs_as_etcd_with_private_data_and_keys(host):
         key = host.file(f"{PKI}/member.key")
         assert key.user == "etcd" and key.mode == 0o600
         env = host.file("/etc/etcd/etcd.env").content_string
+        bootstrap = host.file("/etc/etcd/etcd-bootstrap.env")
+        assert not bootstrap.exists  # bootstrap settings go once the member has data
     assert "ETCD_CLIENT_CERT_AUTH=true" in env and "ETCD_PEER_CLIENT_CERT_AUTH=true" in env
-    assert "ETCD_INITIAL_CLUSTER_STATE=existing" in env
+    assert "ETCD_INITIAL_CLUSTER=" not in env
 
 
 def test_version_is_the_built_release(host):

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+from background import Background, wait_for
 from conftest import (
     ADDRESSES,
     CONTROL_PLANE,
@@ -161,25 +162,6 @@ print(json.dumps({"ok": ok, "failed": failed, "longest_gap_s": round(longest, 2)
 """
 
 
-class Background:
-    """A script run in the background on a host until stopped; its one JSON line is the result."""
-
-    def __init__(self, host_name: str, name: str, script: str, *args: str) -> None:
-        self.host, self.name = get_host(host_name), name
-        with self.host.sudo():
-            self.host.run(f"install -d -m 0700 /root/verify && rm -f /root/verify/{name}.stop /root/verify/{name}.out")
-            self.host.run(f"cat > /root/verify/{name}.py <<'EOF'\n{script}\nEOF")
-            started = self.host.run(f"setsid nohup python3 /root/verify/{name}.py {' '.join(args)} "
-                                    f"/root/verify/{name}.stop >/root/verify/{name}.out 2>&1 &")
-        assert started.rc == 0, started.stderr
-
-    def stop(self) -> dict:
-        with self.host.sudo():
-            self.host.run(f"touch /root/verify/{self.name}.stop")
-            out = wait_for(lambda: self.host.run(f"cat /root/verify/{self.name}.out").stdout.strip(), 15, self.name)
-        return json.loads(out.splitlines()[-1])
-
-
 def record(step: str, value: object) -> None:
     FIGURES[step] = value
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -197,15 +179,6 @@ def nodes() -> dict[str, dict]:
 def static_routes(name: str) -> str:
     with get_host(name).sudo():
         return get_host(name).check_output("ip -4 route show proto static")
-
-
-def wait_for(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while True:
-        if value := check():
-            return value
-        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
-        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
@@ -235,13 +208,34 @@ def snapshots() -> set[Path]:
     return set((Path(INVENTORY).parent / ".stackbench" / "backups" / "etcd").glob("*.db"))
 
 
+# A certificate of each kind per host: the upgrade renews them all in its rolling pass.
+RENEWED = {name: (["/etc/etcd/pki/member.crt", "/etc/kubernetes/pki/apiserver.crt",
+                   "/etc/kubernetes/pki/etcd/apiserver-etcd-client.crt"] if name in CONTROL_PLANE else [])
+           + ["/etc/kubernetes/kubelet/kubelet.crt", "/etc/kubernetes/kube-proxy/kube-proxy.crt"]
+           for name in sorted({*CONTROL_PLANE, *NODES})}
+
+
+def certificate_serials() -> dict[str, str]:
+    """{host:path: serial} of RENEWED, and {host:path.key: sha256} of their keys."""
+    found = {}
+    for name, paths in RENEWED.items():
+        host = get_host(name)
+        with host.sudo():
+            for path in paths:
+                found[f"{name}:{path}"] = host.check_output(f"openssl x509 -noout -serial -in {path}")
+                found[f"{name}:{path[:-4]}.key"] = host.check_output(f"sha256sum {path[:-4]}.key").split()[0]
+    return found
+
+
 @pytest.fixture(scope="module")
 def upgraded(workload):
     assert set(versions().values()) == {f"v{STARTING_VERSION}"} and STARTING_VERSION != UPGRADED_VERSION
     assert pod_nodes() == ["worker1", NODE], "the two replicas should start one on each worker"
     before = snapshots()
-    requests = Background(CLIENT, "upgrade-probe", PROBE, f"http://{service_ip()}/")
-    writes = Background(CONTROL_PLANE[1], "upgrade-writes", WRITER)  # the admin credentials are on the control plane
+    serials = certificate_serials()
+    requests = Background(get_host(CLIENT), "upgrade-probe", PROBE, f"http://{service_ip()}/")
+    # the admin credentials are on the control plane
+    writes = Background(get_host(CONTROL_PLANE[1]), "upgrade-writes", WRITER)
     time.sleep(2)
     run = run_playbook(INVENTORY, "kubernetes-upgrade.yml")
     time.sleep(2)
@@ -250,7 +244,15 @@ def upgraded(workload):
     record("upgrade_s", run.seconds)  # type: ignore[attr-defined]
     record("upgrade_per_host_s", seconds_per_host(run, sorted({*CONTROL_PLANE, *NODES})))
     record("upgrade_clients", figures)
-    return {"run": run, "new_snapshots": snapshots() - before, **figures}
+    return {"run": run, "new_snapshots": snapshots() - before, "serials_before": serials, **figures}
+
+
+def test_the_upgrade_renewed_every_certificate_and_kept_the_keys(upgraded):
+    before, after = upgraded["serials_before"], certificate_serials()
+    renewed = [k for k in before if k.endswith(".crt") and before[k] != after[k]]
+    kept = [k for k in before if k.endswith(".key") and before[k] == after[k]]
+    assert len(renewed) == sum(len(p) for p in RENEWED.values()), sorted(set(before) - set(renewed))
+    assert len(kept) == len(renewed)
 
 
 def test_the_upgrade_took_an_etcd_snapshot_first(upgraded):
@@ -299,7 +301,7 @@ def removal(upgraded):
     # a replica the upgrade's drain evicted went back to its worker once uncordoned
     wait_for(lambda: pod_nodes() == ["worker1", NODE], 60, "one replica on each worker")
     old_subnet = nodes()[NODE]["spec"]["podCIDR"]
-    client = Background(CLIENT, "remove-probe", PROBE, f"http://{service_ip()}/")
+    client = Background(get_host(CLIENT), "remove-probe", PROBE, f"http://{service_ip()}/")
     time.sleep(2)
     run = run_playbook(INVENTORY, "kubernetes-remove-node.yml", f"-enode={NODE}")
     time.sleep(2)

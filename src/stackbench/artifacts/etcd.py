@@ -1,6 +1,6 @@
-"""Build etcd, etcdctl and etcdutl 3.5.x from Go modules into the etcd GitHub release layout.
+"""Build etcd, etcdctl and etcdutl from Go modules into the etcd GitHub release layout.
 
-Nothing reachable here ships etcd 3.5 binaries (GitHub releases are out of reach, Debian's
+Nothing reachable here ships etcd 3.5 or 3.6 binaries (GitHub releases are out of reach, Debian's
 etcd-server is 3.4), so we build them from the published Go modules with a small wrapper
 module that requires the three `main` modules at one version:
 
@@ -18,9 +18,10 @@ came from. The result lands in the mirror as
 
 with `etcd-vV-linux-amd64/{etcd,etcdctl,etcdutl}` inside the archive, like upstream.
 
-The version is the role's `etcd_version` default (one place declares it), unless the
-environment variable STACKBENCH_ETCD_VERSION names another (`latest` = newest 3.5 patch
-on the Go module proxy).
+The version is the role's `etcd_version` default (one place declares it), and
+`UPGRADE_FROM_VERSION` (the minor before, for the lab's rolling-upgrade test) is built first;
+the environment variable STACKBENCH_ETCD_VERSION names one other version to build alone
+(`latest` = newest patch of the default's minor on the Go module proxy).
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ from stackbench.errors import StackbenchError
 from stackbench.paths import build_dir
 
 NAME = "etcd"
-DESCRIPTION = "etcd, etcdctl, etcdutl 3.5.x built from Go modules (etcd GitHub release layout)"
+DESCRIPTION = "etcd, etcdctl, etcdutl built from Go modules (etcd GitHub release layout)"
+VERSION_ENV = "STACKBENCH_ETCD_VERSION"
+# The release before the role default's minor, also built, so that the lab can test a rolling
+# upgrade (3.5 -> 3.6; etcd 3.6 requires 3.5.20 or newer before the upgrade).
+UPGRADE_FROM_VERSION = "3.5.35"
 
 RELEASE_PATH = "etcd-io/etcd/releases/download"
 MAIN_MODULES: dict[str, str] = {
@@ -57,13 +62,13 @@ run_step = partial(steps.run_step, what=NAME)
 Log = Callable[[str], None]
 
 
-def latest_patch(versions: Iterable[str], minor: str = "3.5") -> str:
+def latest_patch(versions: Iterable[str], minor: str = "3.6") -> str:
     """The newest release `minor`.N among `versions` (as `go list -m -versions` prints them)."""
     return goversions.latest_patch(versions, minor)
 
 
 def role_default_version(defaults_file: Path = ROLE_DEFAULTS) -> str:
-    """`etcd_version` from the role defaults (a plain release, `etcd_version: "3.5.N"`)."""
+    """`etcd_version` from the role defaults (a plain release, `etcd_version: "3.6.N"`)."""
     version = roles.release_in(defaults_file, "etcd_version")
     if not version:
         raise StackbenchError(f"no etcd_version in {defaults_file}")
@@ -121,11 +126,20 @@ def make_archive(binaries: dict[str, Path], version: str, dest: Path) -> None:
 
 
 def resolve_version(log: Log) -> str:
-    wanted = os.environ.get("STACKBENCH_ETCD_VERSION") or role_default_version()
+    wanted = os.environ.get(VERSION_ENV) or role_default_version()
     if wanted != "latest":
         return ".".join(str(p) for p in parse_version(wanted))
+    major, minor, _ = parse_version(role_default_version())
     out = run_step(["go", "list", "-m", "-versions", MAIN_MODULES["etcd"]], Path.cwd(), log)
-    return latest_patch(out.split()[1:])
+    return latest_patch(out.split()[1:], f"{major}.{minor}")
+
+
+def versions_to_build(log: Log) -> list[str]:
+    """The resolved version, after UPGRADE_FROM_VERSION unless the environment names one version."""
+    version = resolve_version(log)
+    if os.environ.get(VERSION_ENV) or version == UPGRADE_FROM_VERSION:
+        return [version]
+    return [UPGRADE_FROM_VERSION, version]
 
 
 def is_cached(mirror: Path, version: str) -> bool:
@@ -137,7 +151,11 @@ def is_cached(mirror: Path, version: str) -> bool:
 
 
 def build(mirror: Path, force: bool = False, log: Log = print) -> list[Path]:
-    version = resolve_version(log)
+    """The release archive and SHA256SUMS of every version to build (versions_to_build)."""
+    return [path for version in versions_to_build(log) for path in build_version(mirror, version, force, log)]
+
+
+def build_version(mirror: Path, version: str, force: bool = False, log: Log = print) -> list[Path]:
     folder = release_dir(mirror, version)
     archive, sums = folder / archive_name(version), folder / "SHA256SUMS"
     if not force and is_cached(mirror, version):
