@@ -63,6 +63,10 @@ pytest_step() {  # pytest counts its own tests into the totals
 # warm), comes first once its artifacts are there: queued after the Mesos scenario it started at
 # 596 s of a warm run (CI of 03615ca, 37m56s) while the other runner idled from about 1580 s.
 queue=()
+# Every step but artifacts-etcd builds only the etcd release the stacks run (the role default): the
+# one the etcd scenario upgrades from is built beside the Kubernetes scenario, off its cold path.
+etcd_default="$(sed -n 's/^etcd_version: "\(.*\)"$/\1/p' roles/etcd/defaults/main.yml)"
+export STACKBENCH_ETCD_VERSION="${STACKBENCH_ETCD_VERSION:-$etcd_default}"
 if [ "$quick" = 0 ]; then
   if [ ${#scenarios[@]} -eq 0 ]; then
     for name in kubernetes mesos etcd zookeeper zookeeper-package containerd; do
@@ -82,6 +86,8 @@ if [ "$quick" = 0 ]; then
   for name in "${scenarios[@]}"; do
     case "$name" in
       mesos|zookeeper*) queue+=("molecule-$name molecule artifacts-mesos") ;;
+      # first the etcd release it upgrades from, once the Kubernetes build is done (beside its scenario)
+      etcd) queue+=("artifacts-etcd artifacts-after artifacts-kubernetes etcd" "molecule-$name molecule artifacts-etcd") ;;
       *) queue+=("molecule-$name molecule artifacts-kubernetes") ;;
     esac
     # the lab tests (about 6 min; they build etcd, which a cold Kubernetes build holds first)
@@ -94,6 +100,8 @@ run_entry() {  # run_entry NAME KIND [ARGS...]
   local name="$1" kind="$2"; shift 2
   case "$kind" in
     artifacts) step "$name" stackbench artifacts build "$@" ;;
+    # built after the step it names (its first argument), with every etcd release
+    artifacts-after) shift; STACKBENCH_ETCD_VERSION="" step "$name" stackbench artifacts build "$@" ;;
     lint) step "$name" ansible-lint --profile production --offline -q ;;
     pytest)
       case "$name" in
@@ -114,8 +122,10 @@ run_entry() {  # run_entry NAME KIND [ARGS...]
 
 ready() {  # ready ENTRY...: whether every step the entry needs has ended
   local kind="$2" dep
-  [ "$kind" = molecule ] || return 0
-  for dep in "${@:3}"; do [ -f "$out/$dep.count" ] || return 1; done
+  case "$kind" in
+    molecule) for dep in "${@:3}"; do [ -f "$out/$dep.count" ] || return 1; done ;;
+    artifacts-after) [ -f "$out/$3.count" ] || return 1 ;;
+  esac
 }
 
 runner() {  # take the first free entry whose needs have ended, until every entry is taken
