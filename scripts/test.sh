@@ -67,6 +67,11 @@ queue=()
 # one the etcd scenario upgrades from is built beside the Kubernetes scenario, off its cold path.
 etcd_default="$(sed -n 's/^etcd_version: "\(.*\)"$/\1/p' roles/etcd/defaults/main.yml)"
 export STACKBENCH_ETCD_VERSION="${STACKBENCH_ETCD_VERSION:-$etcd_default}"
+# The Kubernetes scenario starts once the release it stands up is built; the release it upgrades to
+# (the role default) is built beside it, in the background at the lowest CPU priority, and its
+# upgrade test waits for that build (the build lock) when it gets there.
+kubernetes_start="$(sed -n 's/^kubernetes_version: "\(.*\)"$/\1/p' molecule/kubernetes/group_vars/all/lifecycle.yml)"
+[[ " ${scenarios[*]} " == *" kubernetes "* ]] || [ ${#scenarios[@]} -eq 0 ] || kubernetes_start=""  # then both
 if [ "$quick" = 0 ]; then
   if [ ${#scenarios[@]} -eq 0 ]; then
     for name in kubernetes mesos etcd zookeeper zookeeper-package containerd; do
@@ -78,7 +83,7 @@ if [ "$quick" = 0 ]; then
     done
   fi
   queue+=("artifacts-mesos artifacts zookeeper emulators images"
-          "artifacts-kubernetes artifacts etcd kubernetes coredns images")
+          "artifacts-kubernetes artifacts-start etcd kubernetes coredns images")
 fi
 queue+=("unit pytest" "ansible-lint lint")
 if [ "$quick" = 0 ]; then
@@ -88,6 +93,9 @@ if [ "$quick" = 0 ]; then
       mesos|zookeeper*) queue+=("molecule-$name molecule artifacts-mesos") ;;
       # first the etcd release it upgrades from, once the Kubernetes build is done (beside its scenario)
       etcd) queue+=("artifacts-etcd artifacts-after artifacts-kubernetes etcd" "molecule-$name molecule artifacts-etcd") ;;
+      # the upgrade's release first: the runner that sees the build end starts it, then the scenario
+      kubernetes) queue+=("artifacts-kubernetes-upgrade background artifacts-kubernetes kubernetes"
+                          "molecule-$name molecule artifacts-kubernetes") ;;
       *) queue+=("molecule-$name molecule artifacts-kubernetes") ;;
     esac
     # the lab tests (about 6 min; they build etcd, which a cold Kubernetes build holds first)
@@ -100,6 +108,9 @@ run_entry() {  # run_entry NAME KIND [ARGS...]
   local name="$1" kind="$2"; shift 2
   case "$kind" in
     artifacts) step "$name" stackbench artifacts build "$@" ;;
+    # only the release the Kubernetes scenario starts from (the other: the background entry)
+    artifacts-start) STACKBENCH_KUBERNETES_VERSION="$kubernetes_start" step "$name" stackbench artifacts build "$@" ;;
+    background) shift; step "$name" stackbench artifacts build "$@" ;;
     # built after the step it names (its first argument), with every etcd release
     artifacts-after) shift; STACKBENCH_ETCD_VERSION="" step "$name" stackbench artifacts build "$@" ;;
     lint) step "$name" ansible-lint --profile production --offline -q ;;
@@ -124,7 +135,7 @@ ready() {  # ready ENTRY...: whether every step the entry needs has ended
   local kind="$2" dep
   case "$kind" in
     molecule) for dep in "${@:3}"; do [ -f "$out/$dep.count" ] || return 1; done ;;
-    artifacts-after) [ -f "$out/$3.count" ] || return 1 ;;
+    artifacts-after|background) [ -f "$out/$3.count" ] || return 1 ;;
   esac
 }
 
@@ -139,11 +150,15 @@ runner() {  # take the first free entry whose needs have ended, until every entr
       ready "${entry[@]}" || continue
       mkdir "$out/taken/$index" 2>/dev/null || continue  # the other runner took it first
       flock "$out/print.lock" echo "--- started ${entry[0]} at $((SECONDS - t0)) s"
+      if [ "${entry[1]}" = background ]; then  # beside this runner's next entries, not in its place
+        { run_entry "${entry[@]}" >"$out/${entry[0]}.log" 2>&1; flock "$out/print.lock" cat "$out/${entry[0]}.log"; } &
+        continue 2
+      fi
       run_entry "${entry[@]}" >"$out/${entry[0]}.log" 2>&1
       flock "$out/print.lock" cat "$out/${entry[0]}.log"
       continue 2
     done
-    [ "$left" = 1 ] || return 0
+    [ "$left" = 1 ] || { wait; return 0; }
     sleep 2
   done
 }

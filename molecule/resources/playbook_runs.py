@@ -65,3 +65,23 @@ def seconds_per_host(run: subprocess.CompletedProcess, hosts: list[str]) -> dict
     """{host: seconds} of the tasks whose names end with ': HOST' (the rolling steps name their host)."""
     tasks = task_seconds(run)
     return {h: round(sum(s for name, s in tasks if name.endswith(f": {h}")), 1) for h in hosts}
+
+
+def tasks_running_at(run: subprocess.CompletedProcess, clock: str) -> list[str]:
+    """The task running at `clock` (UTC "HH:MM:SS[.fff]", the hosts' clock) and the one before it, from
+    profile_tasks' start time under each heading: where a client's failure happened in the run."""
+    def seconds(text: str) -> float:
+        hours, minutes, rest = text.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+
+    at, starts, task = seconds(clock), [], None
+    for line in run.stdout.splitlines():
+        if heading := re.match(r"^(?:TASK|RUNNING HANDLER) \[(?:[^\]]* : )?(.*)\]", line):
+            task = heading.group(1)
+            continue
+        started = re.search(r"\s(\d\d:\d\d:\d\d) [+-]\d{4} \(", line)
+        if started and task is not None:
+            starts.append((seconds(started[1]), task))
+            task = None
+    before = [name for start, name in starts if start <= at]
+    return before[-2:]

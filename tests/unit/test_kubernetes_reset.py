@@ -109,6 +109,8 @@ def _included(tasks: list[dict], tasks_from: str) -> list[str]:
             found.append(include["name"].removeprefix("stackbench.cluster."))
         elif file := task.get("ansible.builtin.include_tasks", {}).get("file"):
             found += _included(yaml.safe_load((PLAYBOOKS / file).read_text()), tasks_from)
+        elif "block" in task:
+            found += _included(task["block"], tasks_from)
     return found
 
 
@@ -116,13 +118,27 @@ def test_the_kubernetes_reset_runs_every_roles_reset_pods_first_etcd_last():
     assert included_roles("kubernetes-reset.yml") == list(KUBERNETES_RESET_ROLES)
 
 
-def test_a_node_removal_drains_first_then_runs_the_node_resets_of_the_full_reset_in_its_order():
+def test_a_removal_checks_quorum_drops_the_balancers_backend_drains_removes_the_member_then_resets():
     removal = plays("kubernetes-remove-node.yml")
-    assert removal[1]["hosts"] == "{{ node | default('no_node_given') }}" and removal[1]["any_errors_fatal"]
+    assert [p["name"] for p in removal] == [
+        "Check the inventory and the host before any host changes",
+        "Check that etcd keeps quorum without the member (check mode, through the other members)",
+        "Drop the control-plane host from every other node's API balancer",
+        "Drain the node and delete its Node",
+        "Remove the etcd member from the cluster (through the other members)",
+        "Take the stack off the host",
+    ]
+    assert all(p["any_errors_fatal"] for p in removal[:5])
+    node, others = "{{ node | default('no_node_given') }}", "etcd:!{{ node | default('no_node_given') }}"
+    assert [p["hosts"] for p in removal[1:]] == [others, "kube_nodes:!{{ node | default('no_node_given') }}",
+                                                 node, others, node]
+    assert removal[1]["tasks"][0]["block"][1]["vars"]["etcd_member_remove_check_only"] is True
     assert included_roles("kubernetes-remove-node.yml", "drain.yml") == ["kubernetes_node"]
-    assert removal[1]["tasks"][0]["ansible.builtin.include_role"]["tasks_from"] == "drain.yml"
-    assert included_roles("kubernetes-remove-node.yml") == ["kubernetes_node", "kubernetes_pod_network",
-                                                            "containerd", "kube_apiserver_lb"]
+    # the host's part of the full reset, in its order (no CoreDNS, the controller's PKI stays)
+    assert included_roles("kubernetes-remove-node.yml") == [
+        r for r in KUBERNETES_RESET_ROLES if r not in ("coredns", "pki")]
+    (control_plane,) = [t for t in removal[5]["tasks"] if "control plane" in t["name"]]
+    assert control_plane["vars"] == {"kubernetes_control_plane_reset_admin_kubeconfig": False}
 
 
 @pytest.mark.parametrize("role", KUBERNETES_RESET_ROLES)

@@ -8,11 +8,15 @@
    with 2 replicas and a PodDisruptionBudget through its Service every 100 ms: the Node is gone, the
    host holds nothing of the stack, the other nodes stop routing to its pod subnet on their own;
 3. the same host added back with `kubernetes.yml --limit worker2`, as a new node: Ready, a pod
-   scheduled on it and answering, every other node routing to its new pod subnet; then a check-mode
-   run of the whole playbook finds nothing to change on any host (the join needed no change elsewhere).
+   scheduled on it and answering, every other node routing to its new pod subnet;
+4. cp3, a control-plane host and etcd member, removed (`kubernetes-remove-node.yml -e node=cp3`) with both
+   clients running: out of etcd's member list, the Node list and every other node's API balancer, the host
+   clean, no service restarted elsewhere; then added back with `kubernetes.yml --limit cp3`: a voting etcd
+   member (it joined as a learner), its apiserver ready, in every node's balancer, nothing restarted
+   elsewhere; then a check-mode run of the whole playbook finds nothing to change on any host.
 
-Bad input (a downgrade, a skipped minor, the removal of a control-plane host, an etcd member, a name that is
-no node, the last node) is refused before any host changes in the unit tests (test_kubernetes_versions.py,
+Bad input (a downgrade, a skipped minor, the first control-plane host, a name outside the stack, the last
+node) is refused before any host changes in the unit tests (test_kubernetes_versions.py,
 test_kubernetes_remove_node.py), on local hosts: not repeated here, where each run costs the CI budget.
 The inventory is the scenario's throughout (worker2 is in kube_nodes before and after), so the reset
 that follows covers every host. Figures go to results/test/kubernetes-lifecycle.json.
@@ -21,7 +25,10 @@ that follows covers every host. Figures go to results/test/kubernetes-lifecycle.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,7 +47,7 @@ from conftest import (
     kubectl_json,
     leftovers,
 )
-from playbook_runs import changed, ok, seconds_per_host, task_seconds
+from playbook_runs import changed, ok, seconds_per_host, task_seconds, tasks_running_at
 from playbook_runs import run_playbook as _run_playbook
 
 pytestmark = pytest.mark.runs_last
@@ -98,12 +105,14 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 """
 
-# Requests the URL every 100 ms until the stop file appears, then prints one JSON line of counts.
+# Requests the URL every 100 ms until the stop file appears, then prints one JSON line of counts and
+# the first failures (UTC time, error), which the test maps to the task running then.
 PROBE = r"""
-import json, os, sys, time, urllib.request
+import datetime, json, os, sys, time, urllib.request
 url, stop = sys.argv[1], sys.argv[2]
 ok = failed = 0
 gap = longest = 0.0
+errors = []
 last_ok = time.monotonic()
 while not os.path.exists(stop):
     started = time.monotonic()
@@ -112,10 +121,13 @@ while not os.path.exists(stop):
         ok += 1
         longest = max(longest, started - last_ok)
         last_ok = started
-    except Exception:
+    except Exception as error:
         failed += 1
+        if len(errors) < 20:
+            errors.append([datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3],
+                           round(time.monotonic() - started, 2), repr(error)[:200]])
     time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
-print(json.dumps({"ok": ok, "failed": failed, "longest_gap_s": round(longest, 2)}))
+print(json.dumps({"ok": ok, "failed": failed, "longest_gap_s": round(longest, 2), "errors": errors}))
 """
 
 
@@ -126,9 +138,9 @@ def run_playbook(inventory: str, name: str, *args: str):
 
 # Writes ConfigMap lifecycle-writes (data.n = a counter) through this host's API balancer every 100 ms
 # until the stop file appears, with the admin credentials; then reads it back: the last acknowledged
-# write must be there. Prints one JSON line of counts.
+# write must be there. Prints one JSON line of counts and the first failures, as PROBE does.
 WRITER = r"""
-import json, os, ssl, sys, time, urllib.error, urllib.request
+import datetime, json, os, ssl, sys, time, urllib.error, urllib.request
 stop = sys.argv[1]
 base = "https://127.0.0.1:6543/api/v1/namespaces/default/configmaps"
 context = ssl.create_default_context(cafile="/etc/kubernetes/admin/ca.crt")
@@ -145,6 +157,7 @@ except urllib.error.HTTPError as error:
     if error.code != 409:
         raise
 ok = failed = 0
+errors = []
 acked, longest, last_ok, n = 0, 0.0, time.monotonic(), 0
 while not os.path.exists(stop):
     started = time.monotonic()
@@ -153,12 +166,15 @@ while not os.path.exists(stop):
         call("PUT", base + "/lifecycle-writes", document(n))
         ok, acked = ok + 1, n
         longest, last_ok = max(longest, started - last_ok), started
-    except Exception:
+    except Exception as error:
         failed += 1
+        if len(errors) < 20:
+            errors.append([datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3],
+                           round(time.monotonic() - started, 2), repr(error)[:200]])
     time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
 final = int(call("GET", base + "/lifecycle-writes")["data"]["n"])
 print(json.dumps({"ok": ok, "failed": failed, "longest_gap_s": round(longest, 2),
-                  "last_acknowledged": acked, "read_back": final}))
+                  "last_acknowledged": acked, "read_back": final, "errors": errors}))
 """
 
 
@@ -208,8 +224,20 @@ def snapshots() -> set[Path]:
     return set((Path(INVENTORY).parent / ".stackbench" / "backups" / "etcd").glob("*.db"))
 
 
+def upgrade_release_built() -> float:
+    """The release the upgrade installs in the mirror: `scripts/test.sh` builds it beside this scenario
+    (the build lock makes this wait for it), a scenario run alone builds it here. Seconds it took."""
+    started = time.monotonic()
+    build = subprocess.run([str(Path(sys.executable).with_name("stackbench")), "artifacts", "build", "kubernetes"],
+                           env=dict(os.environ, STACKBENCH_KUBERNETES_VERSION=UPGRADED_VERSION),
+                           capture_output=True, text=True, check=False)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return round(time.monotonic() - started, 1)
+
+
 @pytest.fixture(scope="module")
 def upgraded(workload):
+    record("upgrade_release_wait_s", upgrade_release_built())
     assert set(versions().values()) == {f"v{STARTING_VERSION}"} and STARTING_VERSION != UPGRADED_VERSION
     assert pod_nodes() == ["worker1", NODE], "the two replicas should start one on each worker"
     before = snapshots()
@@ -258,10 +286,15 @@ def test_the_control_plane_rolled_one_host_at_a_time_before_any_node(upgraded):
         assert steps == sorted(steps), (name, steps)
 
 
+def failures(figures: dict, run) -> list:
+    """The client's failures, each with the tasks running then: what a failed test says."""
+    return [[*error, tasks_running_at(run, error[0])] for error in figures.get("errors", [])]
+
+
 def test_the_workload_answered_and_every_api_write_succeeded_during_the_upgrade(upgraded):
-    assert upgraded["requests"]["ok"] > 100 and upgraded["requests"]["failed"] == 0, upgraded["requests"]
-    writes = upgraded["api_writes"]
-    assert writes["ok"] > 100 and writes["failed"] == 0, writes
+    requests, writes, run = upgraded["requests"], upgraded["api_writes"], upgraded["run"]
+    assert requests["ok"] > 100 and requests["failed"] == 0, (requests, failures(requests, run))
+    assert writes["ok"] > 100 and writes["failed"] == 0, (writes, failures(writes, run))
     assert writes["read_back"] == writes["last_acknowledged"], writes  # no acknowledged write lost
 
 
@@ -286,7 +319,7 @@ def removal(upgraded):
 
 def test_the_workload_answered_every_request_during_the_removal(removal):
     assert removal["probe"]["ok"] > 50
-    assert removal["probe"]["failed"] == 0, removal["probe"]
+    assert removal["probe"]["failed"] == 0, (removal["probe"], failures(removal["probe"], removal["run"]))
 
 
 def test_the_node_is_gone_and_its_pods_run_elsewhere(removal):
@@ -360,7 +393,103 @@ def test_a_pod_on_the_new_node_answers_from_another_node(joined):
     assert answer.rc == 0 and answer.stdout.strip() == "lifecycle-pinned", answer.stderr
 
 
-def test_a_check_mode_run_of_the_whole_playbook_changes_nothing_on_any_host(joined):
+# ---- 4. a control-plane host (and etcd member) removed, then added back with --limit ---------------
+
+CONTROL_PLANE_HOST = CONTROL_PLANE[-1]
+SERVICES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+
+
+def main_pids(exclude: str) -> dict[str, dict[str, str]]:
+    """{host: {service: MainPID}} of the stack's services on every host but `exclude`: a restart changes one."""
+    found = {}
+    for name in sorted({*CONTROL_PLANE, *NODES} - {exclude}):
+        with get_host(name).sudo():
+            out = get_host(name).check_output("systemctl show -p MainPID --value " + " ".join(SERVICES))
+        found[name] = {s: pid for s, pid in zip(SERVICES, out.split(), strict=True) if pid != "0"}
+    return found
+
+
+def etcd_members() -> list[dict]:
+    host = get_host(CONTROL_PLANE[0])
+    with host.sudo():
+        out = host.check_output(
+            f"etcdctl --endpoints=https://{ADDRESSES[CONTROL_PLANE[0]]}:2379 --cacert=/etc/etcd/pki/ca.crt "
+            "--cert=/etc/etcd/pki/member.crt --key=/etc/etcd/pki/member.key member list -w json")
+    return json.loads(out)["members"]
+
+
+def balancer_backends(name: str) -> list[str]:
+    with get_host(name).sudo():
+        config = get_host(name).check_output("cat /etc/haproxy/haproxy.cfg")
+    return re.findall(r"^\s*server apiserver\d+ (\S+)", config, re.M)
+
+
+@pytest.fixture(scope="module")
+def control_plane_removed(joined):
+    before = main_pids(CONTROL_PLANE_HOST)
+    requests = Background(get_host(CLIENT), "cp-remove-probe", PROBE, f"http://{service_ip()}/")
+    writes = Background(get_host(CONTROL_PLANE[1]), "cp-remove-writes", WRITER)
+    time.sleep(2)
+    run = run_playbook(INVENTORY, "kubernetes-remove-node.yml", f"-enode={CONTROL_PLANE_HOST}")
+    time.sleep(2)
+    figures = {"requests": requests.stop(), "api_writes": writes.stop()}
+    ok(run)
+    record("remove_control_plane_s", run.seconds)  # type: ignore[attr-defined]
+    record("remove_control_plane_clients", figures)
+    return {"run": run, "pids_before": before, "pids_after": main_pids(CONTROL_PLANE_HOST), **figures}
+
+
+def test_the_control_plane_removal_failed_no_request_and_no_api_write(control_plane_removed):
+    requests, writes, run = (control_plane_removed[k] for k in ("requests", "api_writes", "run"))
+    assert requests["ok"] > 50 and requests["failed"] == 0, (requests, failures(requests, run))
+    assert writes["ok"] > 50 and writes["failed"] == 0, (writes, failures(writes, run))
+    assert writes["read_back"] == writes["last_acknowledged"], writes
+
+
+def test_the_removed_host_is_out_of_etcd_the_node_list_and_every_balancer_and_holds_nothing(control_plane_removed):
+    assert sorted(m["name"] for m in etcd_members()) == sorted(set(CONTROL_PLANE) - {CONTROL_PLANE_HOST})
+    assert CONTROL_PLANE_HOST not in nodes()
+    gone = f"{ADDRESSES[CONTROL_PLANE_HOST]}:6443"
+    for name in sorted({*NODES} - {CONTROL_PLANE_HOST}):
+        backends = balancer_backends(name)
+        assert gone not in backends and len(backends) == len(CONTROL_PLANE) - 1, (name, backends)
+    assert leftovers(CONTROL_PLANE_HOST) == []
+
+
+def test_the_removal_restarted_no_service_on_another_host(control_plane_removed):
+    assert control_plane_removed["pids_after"] == control_plane_removed["pids_before"]
+
+
+@pytest.fixture(scope="module")
+def control_plane_joined(control_plane_removed):
+    before = main_pids(CONTROL_PLANE_HOST)
+    run = run_playbook(INVENTORY, "kubernetes.yml", f"--limit={CONTROL_PLANE_HOST}")
+    ok(run)
+    record("add_control_plane_s", run.seconds)  # type: ignore[attr-defined]
+    return {"run": run, "pids_before": before, "pids_after": main_pids(CONTROL_PLANE_HOST)}
+
+
+def test_only_the_joining_host_was_in_the_run_and_no_other_service_restarted(control_plane_joined):
+    # the other nodes' balancer writes are delegated from the joining host: they count on its line
+    assert set(changed(control_plane_joined["run"])) - {"localhost"} == {CONTROL_PLANE_HOST}
+    assert control_plane_joined["pids_after"] == control_plane_joined["pids_before"]
+
+
+def test_the_joined_host_is_a_voting_etcd_member_a_ready_apiserver_and_node_in_every_balancer(control_plane_joined):
+    members = etcd_members()
+    assert sorted(m["name"] for m in members) == sorted(CONTROL_PLANE)
+    assert not any(m.get("isLearner") for m in members), members
+    out = kubectl(admin(), "get --raw /readyz", server=f"https://{ADDRESSES[CONTROL_PLANE_HOST]}:6443")
+    assert out.rc == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+    wait_for(lambda: {c["type"]: c["status"] for c in nodes()[CONTROL_PLANE_HOST]["status"]["conditions"]}["Ready"]
+             == "True", 60, f"{CONTROL_PLANE_HOST} Ready")
+    back = f"{ADDRESSES[CONTROL_PLANE_HOST]}:6443"
+    for name in sorted(NODES):
+        backends = balancer_backends(name)
+        assert back in backends and len(backends) == len(CONTROL_PLANE), (name, backends)
+
+
+def test_a_check_mode_run_of_the_whole_playbook_changes_nothing_on_any_host(control_plane_joined):
     run = run_playbook(INVENTORY, "kubernetes.yml", "--check")
     ok(run)
     record("check_mode_after_join_s", run.seconds)  # type: ignore[attr-defined]
