@@ -232,7 +232,8 @@ KUBERNETES = _on(
     group_aliases={"kube_nodes": ("kube_node",)},
     worker_groups=("kube_nodes",),
     playbooks={"up": "kubernetes.yml", "reset": "kubernetes-reset.yml", "certs": "kubernetes-certs.yml",
-               "upgrade": "kubernetes-upgrade.yml", "remove-node": "kubernetes-remove-node.yml"},
+               "upgrade": "kubernetes-upgrade.yml", "remove-node": "kubernetes-remove-node.yml",
+               "recover": "kubernetes-recover.yml"},
     artifacts=("images", "kubernetes", "coredns"),
     ha_systems=tuple(HaSystem(name, "kube_control_plane", role) for name, role in (
         ("kube_apiserver", "API / master"), ("kube_controller_manager", "controllers"),

@@ -1,6 +1,7 @@
-"""Bad input to playbooks/kubernetes-remove-node.yml stops it in its first (read-only) play, before
-any play that reaches a cluster host: no host given, a name outside the stack, an etcd member that is
-in no other group of the stack, the first control-plane host, the cluster's last node. The hosts are
+"""Bad input to playbooks/kubernetes-remove-node.yml (kubernetes-recover.yml: at the end) stops it in
+its first (read-only) play, before any play that reaches a cluster host: no host given, a name outside
+the stack, an etcd member in no other group of the stack, the first control-plane host, the cluster's
+last node. The hosts are
 local connections; the first play only reads the inventory and the variables. (An etcd member whose
 removal would lose quorum is refused by the etcd_member module, in check mode, before the drain:
 test_etcd_member_module.py, and live in molecule/etcd.)"""
@@ -37,3 +38,15 @@ def test_the_last_node_is_refused(tmp_path):
     groups = {"etcd": ["cp1"], "kube_control_plane": ["cp1"], "kube_nodes": ["worker1"]}
     result = run_local_playbook(tmp_path, "kubernetes-remove-node.yml", groups, {"node": "worker1"})
     assert_stopped_early(result, "nor the cluster's last node", FIRST_CHANGING_PLAY)
+
+
+RECOVER_REFUSED = "kubernetes-recover: pass -e member=NAME, a dead host of the etcd group (cp1, cp2, cp3)"
+
+
+@pytest.mark.parametrize("extra", [{}, {"member": "worker1"}, {"member": "cp3", "etcd_restore_snapshot": "/x.db"}],
+                         ids=["neither", "a-worker", "both"])
+def test_a_recovery_without_one_dead_etcd_member_or_one_snapshot_is_refused_before_any_host_changes(tmp_path, extra):
+    result = run_local_playbook(tmp_path, "kubernetes-recover.yml", LAYOUT, extra)
+    assert_stopped_early(result, RECOVER_REFUSED,
+                         "Remove the dead member from the cluster (through the remaining members)")
+    assert "PLAY [Wipe etcd off the replacement host]" not in result.stdout
