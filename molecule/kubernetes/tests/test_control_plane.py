@@ -46,3 +46,13 @@ def test_one_leader_per_component_among_control_plane_hosts(host, lease):
     holder = spec["holderIdentity"].split("_")[0]
     assert holder in CONTROL_PLANE
     assert kubectl(get_host(holder), "version").rc == 0
+
+
+def test_apiserver_runs_with_graceful_shutdown(host):
+    # without these a restart closes the listener before the balancers take the host out, and waits
+    # 60 s for open watches (see roles/kubernetes_control_plane/defaults/main.yml)
+    with host.sudo():
+        pid = host.check_output("systemctl show -p MainPID --value kube-apiserver")
+        flags = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").splitlines()
+    assert "--shutdown-delay-duration=5s" in flags
+    assert "--shutdown-watch-termination-grace-period=10s" in flags
