@@ -2,8 +2,10 @@
 
 1. the upgrade from the scenario's release (1.34) to the next minor (`kubernetes-upgrade.yml`) while a
    client requests a workload (2 replicas, a PodDisruptionBudget) through its Service every 100 ms and
-   another writes a ConfigMap through a node's API balancer every 100 ms: every apiserver and kubelet on
-   the new release, no node left cordoned, an etcd snapshot taken first, the wall time per host;
+   another writes a ConfigMap through a node's API balancer every 100 ms, with every certificate renewed in
+   the same pass (`-e kubernetes_upgrade_renew_certificates=true`): every apiserver and kubelet on the new
+   release, no node left cordoned, an etcd snapshot taken first, every issued certificate re-issued with
+   its key kept and served by its restarted daemon, the wall time per host;
 2. worker2 removed (`kubernetes-remove-node.yml -e node=worker2`) while a client requests a workload
    with 2 replicas and a PodDisruptionBudget through its Service every 100 ms: the Node is gone, the
    host holds nothing of the stack, the other nodes stop routing to its pod subnet on their own;
@@ -13,7 +15,11 @@
    clients running: out of etcd's member list, the Node list and every other node's API balancer, the host
    clean, no service restarted elsewhere; then added back with `kubernetes.yml --limit cp3`: a voting etcd
    member (it joined as a learner), its apiserver ready, in every node's balancer, nothing restarted
-   elsewhere; then a check-mode run of the whole playbook finds nothing to change on any host.
+   elsewhere;
+5. cp3 wiped as a dead disk leaves it (daemons stopped, etcd data, configuration and keys gone) and
+   replaced with `kubernetes-recover.yml -e member=cp3` with both clients running: a new etcd member ID,
+   voting, its apiserver ready, the Node Ready, in every balancer, nothing restarted elsewhere; then a
+   check-mode run of the whole playbook finds nothing to change on any host.
 
 Bad input (a downgrade, a skipped minor, the first control-plane host, a name outside the stack, the last
 node) is refused before any host changes in the unit tests (test_kubernetes_versions.py,
@@ -24,6 +30,7 @@ that follows covers every host. Figures go to results/test/kubernetes-lifecycle.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -47,6 +54,7 @@ from conftest import (
     kubectl_json,
     leftovers,
 )
+from cryptography import x509
 from playbook_runs import changed, ok, seconds_per_host, task_seconds, tasks_running_at
 from playbook_runs import run_playbook as _run_playbook
 
@@ -168,9 +176,11 @@ while not os.path.exists(stop):
         longest, last_ok = max(longest, started - last_ok), started
     except Exception as error:
         failed += 1
+        # an apiserver's error says why in its Status body (e.g. an etcd error behind a 500)
+        said = error.read().decode(errors="replace")[:300] if isinstance(error, urllib.error.HTTPError) else ""
         if len(errors) < 20:
             errors.append([datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3],
-                           round(time.monotonic() - started, 2), repr(error)[:200]])
+                           round(time.monotonic() - started, 2), repr(error)[:200] + " " + said])
     time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
 final = int(call("GET", base + "/lifecycle-writes")["data"]["n"])
 print(json.dumps({"ok": ok, "failed": failed, "longest_gap_s": round(longest, 2),
@@ -197,6 +207,24 @@ def static_routes(name: str) -> str:
         return get_host(name).check_output("ip -4 route show proto static")
 
 
+def run_under_clients(step: str, playbook: str, *args: str, first=None) -> dict:
+    """Runs the playbook while PROBE requests the workload's Service from CLIENT and WRITER writes
+    through cp2's balancer (the admin credentials are on the control plane), after `first()` if given;
+    records the run's seconds and the clients' figures under `step`."""
+    requests = Background(get_host(CLIENT), f"{step}-probe", PROBE, f"http://{service_ip()}/")
+    writes = Background(get_host(CONTROL_PLANE[1]), f"{step}-writes", WRITER)
+    time.sleep(2)
+    if first:
+        first()
+    run = run_playbook(INVENTORY, playbook, *args)
+    time.sleep(2)
+    figures = {"requests": requests.stop(), "api_writes": writes.stop()}
+    ok(run)
+    record(f"{step}_s", run.seconds)  # type: ignore[attr-defined]
+    record(f"{step}_clients", figures)
+    return {"run": run, **figures}
+
+
 @pytest.fixture(scope="module")
 def workload():
     yield from applied_manifest(admin(), "lifecycle", MANIFEST,
@@ -207,6 +235,43 @@ def pod_nodes() -> list[str]:
     pods = kubectl_json(admin(), "get pods -l app=lifecycle-web")["items"]
     return sorted(p["spec"]["nodeName"] for p in pods
                   if p["status"]["phase"] == "Running" and not p["metadata"].get("deletionTimestamp"))
+
+
+SERVICES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+
+
+def main_pids(exclude: str) -> dict[str, dict[str, str]]:
+    """{host: {service: MainPID}} of the stack's services on every host but `exclude`: a restart changes one."""
+    found = {}
+    for name in sorted({*CONTROL_PLANE, *NODES} - {exclude}):
+        with get_host(name).sudo():
+            out = get_host(name).check_output("systemctl show -p MainPID --value " + " ".join(SERVICES))
+        found[name] = {s: pid for s, pid in zip(SERVICES, out.split(), strict=True) if pid != "0"}
+    return found
+
+
+def host_pki(name: str) -> dict[str, dict]:
+    """{path: serial, start, key digest} of every certificate the stack issued to a host (CAs left out)."""
+    host = get_host(name)
+    found = {}
+    with host.sudo():
+        paths = host.check_output("find /etc/etcd/pki /etc/kubernetes -name '*.crt' 2>/dev/null || true").split()
+        for path in paths:
+            cert = x509.load_pem_x509_certificate(host.file(path).content)
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            if constraints.ca:
+                continue
+            key = host.file(path[: -len(".crt")] + ".key")
+            found[path] = {"serial": cert.serial_number, "not_before": cert.not_valid_before_utc,
+                           "key_sha256": key.sha256sum if key.exists else None}
+    return found
+
+
+def served_serial(name: str, port: int) -> int:
+    """Serial of the certificate a daemon on the host serves on the port: a renewal it did not load fails."""
+    pem = get_host(name).check_output(
+        f"openssl s_client -connect {ADDRESSES[name]}:{port} </dev/null 2>/dev/null | openssl x509")
+    return x509.load_pem_x509_certificate(pem.encode() + b"\n").serial_number
 
 
 # ---- 1. the upgrade, with the workload answering and the API written ------------------------
@@ -241,18 +306,16 @@ def upgraded(workload):
     assert set(versions().values()) == {f"v{STARTING_VERSION}"} and STARTING_VERSION != UPGRADED_VERSION
     assert pod_nodes() == ["worker1", NODE], "the two replicas should start one on each worker"
     before = snapshots()
-    requests = Background(get_host(CLIENT), "upgrade-probe", PROBE, f"http://{service_ip()}/")
-    # the admin credentials are on the control plane
-    writes = Background(get_host(CONTROL_PLANE[1]), "upgrade-writes", WRITER)
-    time.sleep(2)
-    run = run_playbook(INVENTORY, "kubernetes-upgrade.yml")
-    time.sleep(2)
-    figures = {"requests": requests.stop(), "api_writes": writes.stop()}
-    ok(run)
-    record("upgrade_s", run.seconds)  # type: ignore[attr-defined]
-    record("upgrade_per_host_s", seconds_per_host(run, sorted({*CONTROL_PLANE, *NODES})))
-    record("upgrade_clients", figures)
-    return {"run": run, "new_snapshots": snapshots() - before, **figures}
+    hosts = sorted({*CONTROL_PLANE, *NODES})
+    pki_before = {name: host_pki(name) for name in hosts}
+    pids_before = main_pids(exclude="")
+    started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    upgrade = run_under_clients("upgrade_with_renewal", "kubernetes-upgrade.yml",
+                                "-ekubernetes_upgrade_renew_certificates=true")
+    record("upgrade_per_host_s", seconds_per_host(upgrade["run"], hosts))
+    return {**upgrade, "new_snapshots": snapshots() - before, "started": started, "pki_before": pki_before,
+            "pki_after": {name: host_pki(name) for name in hosts}, "pids_before": pids_before,
+            "pids_after": main_pids(exclude="")}
 
 
 def test_the_upgrade_took_an_etcd_snapshot_first(upgraded):
@@ -296,6 +359,29 @@ def test_the_workload_answered_and_every_api_write_succeeded_during_the_upgrade(
     assert requests["ok"] > 100 and requests["failed"] == 0, (requests, failures(requests, run))
     assert writes["ok"] > 100 and writes["failed"] == 0, (writes, failures(writes, run))
     assert writes["read_back"] == writes["last_acknowledged"], writes  # no acknowledged write lost
+
+
+def test_the_upgrade_renewed_every_issued_certificate_keeping_its_key(upgraded):
+    for name, before in upgraded["pki_before"].items():
+        after = upgraded["pki_after"][name]
+        # a control-plane host: etcd's member and client certificates and the control plane's; a worker: 2
+        assert sorted(after) == sorted(before) and len(before) >= (5 if name in CONTROL_PLANE else 2), (name, after)
+        for path, cert in after.items():
+            assert cert["serial"] != before[path]["serial"] and cert["not_before"] >= upgraded["started"], (name, path)
+            assert cert["key_sha256"] == before[path]["key_sha256"], (name, path)
+
+
+def test_every_daemon_restarted_and_serves_its_renewed_certificate(upgraded):
+    for name, pids in upgraded["pids_after"].items():
+        before = upgraded["pids_before"][name]
+        assert sorted(pids) == sorted(before) and all(pids[s] != before[s] for s in pids), (name, before, pids)
+    for name in CONTROL_PLANE:
+        pki = upgraded["pki_after"][name]
+        assert served_serial(name, 2379) == pki["/etc/etcd/pki/member.crt"]["serial"], name
+        assert served_serial(name, 6443) == pki["/etc/kubernetes/pki/apiserver.crt"]["serial"], name
+    for name in NODES:
+        kubelet = upgraded["pki_after"][name]["/etc/kubernetes/kubelet/kubelet.crt"]
+        assert served_serial(name, 10250) == kubelet["serial"], name
 
 
 # ---- 2. the removal, with the workload answering --------------------------------------------------
@@ -396,17 +482,6 @@ def test_a_pod_on_the_new_node_answers_from_another_node(joined):
 # ---- 4. a control-plane host (and etcd member) removed, then added back with --limit ---------------
 
 CONTROL_PLANE_HOST = CONTROL_PLANE[-1]
-SERVICES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
-
-
-def main_pids(exclude: str) -> dict[str, dict[str, str]]:
-    """{host: {service: MainPID}} of the stack's services on every host but `exclude`: a restart changes one."""
-    found = {}
-    for name in sorted({*CONTROL_PLANE, *NODES} - {exclude}):
-        with get_host(name).sudo():
-            out = get_host(name).check_output("systemctl show -p MainPID --value " + " ".join(SERVICES))
-        found[name] = {s: pid for s, pid in zip(SERVICES, out.split(), strict=True) if pid != "0"}
-    return found
 
 
 def etcd_members() -> list[dict]:
@@ -427,16 +502,8 @@ def balancer_backends(name: str) -> list[str]:
 @pytest.fixture(scope="module")
 def control_plane_removed(joined):
     before = main_pids(CONTROL_PLANE_HOST)
-    requests = Background(get_host(CLIENT), "cp-remove-probe", PROBE, f"http://{service_ip()}/")
-    writes = Background(get_host(CONTROL_PLANE[1]), "cp-remove-writes", WRITER)
-    time.sleep(2)
-    run = run_playbook(INVENTORY, "kubernetes-remove-node.yml", f"-enode={CONTROL_PLANE_HOST}")
-    time.sleep(2)
-    figures = {"requests": requests.stop(), "api_writes": writes.stop()}
-    ok(run)
-    record("remove_control_plane_s", run.seconds)  # type: ignore[attr-defined]
-    record("remove_control_plane_clients", figures)
-    return {"run": run, "pids_before": before, "pids_after": main_pids(CONTROL_PLANE_HOST), **figures}
+    removal = run_under_clients("remove_control_plane", "kubernetes-remove-node.yml", f"-enode={CONTROL_PLANE_HOST}")
+    return {**removal, "pids_before": before, "pids_after": main_pids(CONTROL_PLANE_HOST)}
 
 
 def test_the_control_plane_removal_failed_no_request_and_no_api_write(control_plane_removed):
@@ -475,7 +542,9 @@ def test_only_the_joining_host_was_in_the_run_and_no_other_service_restarted(con
     assert control_plane_joined["pids_after"] == control_plane_joined["pids_before"]
 
 
-def test_the_joined_host_is_a_voting_etcd_member_a_ready_apiserver_and_node_in_every_balancer(control_plane_joined):
+def assert_a_full_control_plane_member() -> list[dict]:
+    """CONTROL_PLANE_HOST is a voting etcd member, its apiserver ready, its Node Ready, in every node's
+    balancer beside the others. Returns etcd's member list."""
     members = etcd_members()
     assert sorted(m["name"] for m in members) == sorted(CONTROL_PLANE)
     assert not any(m.get("isLearner") for m in members), members
@@ -487,12 +556,58 @@ def test_the_joined_host_is_a_voting_etcd_member_a_ready_apiserver_and_node_in_e
     for name in sorted(NODES):
         backends = balancer_backends(name)
         assert back in backends and len(backends) == len(CONTROL_PLANE), (name, backends)
+    return members
 
 
-def test_a_check_mode_run_of_the_whole_playbook_changes_nothing_on_any_host(control_plane_joined):
-    run = run_playbook(INVENTORY, "kubernetes.yml", "--check")
+def test_the_joined_host_is_a_voting_etcd_member_a_ready_apiserver_and_node_in_every_balancer(control_plane_joined):
+    assert_a_full_control_plane_member()
+
+
+# ---- 5. a dead control-plane host replaced (kubernetes-recover.yml -e member=...) ------------------
+
+
+def wiped(name: str) -> None:
+    """The host as a disk failure leaves it: the stack's daemons stopped, etcd's data and every
+    configuration, certificate and key gone."""
+    host = get_host(name)
+    with host.sudo():
+        host.check_output("systemctl stop " + " ".join(reversed(SERVICES)))
+        host.check_output("rm -rf /var/lib/etcd /etc/etcd /etc/kubernetes")
+
+
+@pytest.fixture(scope="module")
+def control_plane_recovered(control_plane_joined):
+    old_id = next(m["ID"] for m in etcd_members() if m["name"] == CONTROL_PLANE_HOST)
+    before = main_pids(CONTROL_PLANE_HOST)
+    recovery = run_under_clients("recover_control_plane", "kubernetes-recover.yml", f"-emember={CONTROL_PLANE_HOST}",
+                                 first=lambda: wiped(CONTROL_PLANE_HOST))
+    return {**recovery, "old_id": old_id, "pids_before": before, "pids_after": main_pids(CONTROL_PLANE_HOST)}
+
+
+def test_the_recovery_failed_no_request_and_no_api_write(control_plane_recovered):
+    requests, writes, run = (control_plane_recovered[k] for k in ("requests", "api_writes", "run"))
+    assert requests["ok"] > 50 and requests["failed"] == 0, (requests, failures(requests, run))
+    assert writes["ok"] > 50 and writes["failed"] == 0, (writes, failures(writes, run))
+    assert writes["read_back"] == writes["last_acknowledged"], writes
+
+
+def test_the_replaced_host_is_a_new_voting_member_a_ready_apiserver_and_node_in_every_balancer(
+    control_plane_recovered,
+):
+    members = assert_a_full_control_plane_member()
+    assert next(m["ID"] for m in members if m["name"] == CONTROL_PLANE_HOST) != control_plane_recovered["old_id"]
+
+
+def test_the_recovery_restarted_no_service_on_another_host(control_plane_recovered):
+    assert control_plane_recovered["pids_after"] == control_plane_recovered["pids_before"]
+
+
+def test_a_check_mode_run_of_the_whole_playbook_changes_nothing_on_any_host(control_plane_recovered):
+    run = run_playbook(INVENTORY, "kubernetes.yml", "--check", "-v")  # -v: the pki module says why it would issue
     ok(run)
-    record("check_mode_after_join_s", run.seconds)  # type: ignore[attr-defined]
-    would = [block.split("]", 1)[0] for block in run.stdout.split("TASK [")[1:] if "\nchanged: [" in block]
+    record("check_mode_after_recovery_s", run.seconds)  # type: ignore[attr-defined]
+    blocks = [block for block in run.stdout.split("TASK [")[1:] if "\nchanged: [" in block]
+    would = [block.split("]", 1)[0] for block in blocks]
+    reasons = [block[:3000] for block in blocks if "pki : Issue" in block]
     expected = {h: 0 for h in {*NODES, *CONTROL_PLANE}}
-    assert {h: c for h, c in changed(run).items() if h != "localhost"} == expected, would  # names what would change
+    assert {h: c for h, c in changed(run).items() if h != "localhost"} == expected, (would, reasons)
