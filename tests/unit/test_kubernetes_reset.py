@@ -125,19 +125,23 @@ def test_a_removal_checks_quorum_drops_the_balancers_backend_drains_removes_the_
         "Check that etcd keeps quorum without the member (check mode, through the other members)",
         "Drop the control-plane host from every other node's API balancer",
         "Drain the node and delete its Node",
+        "Stop the etcd member on the host before its removal",
         "Remove the etcd member from the cluster (through the other members)",
         "Take the stack off the host",
     ]
-    assert all(p["any_errors_fatal"] for p in removal[:5])
+    assert all(p["any_errors_fatal"] for p in removal[:6])
     node, others = "{{ node | default('no_node_given') }}", "etcd:!{{ node | default('no_node_given') }}"
     assert [p["hosts"] for p in removal[1:]] == [others, "kube_nodes:!{{ node | default('no_node_given') }}",
-                                                 node, others, node]
+                                                 node, node, others, node]
+    # stopped, the member finishes its requests and hands leadership over before the removal
+    (stop,) = removal[4]["tasks"]
+    assert stop["ansible.builtin.systemd_service"] == {"name": "etcd", "state": "stopped"}
     assert removal[1]["tasks"][0]["block"][1]["vars"]["etcd_member_remove_check_only"] is True
     assert included_roles("kubernetes-remove-node.yml", "drain.yml") == ["kubernetes_node"]
     # the host's part of the full reset, in its order (no CoreDNS, the controller's PKI stays)
     assert included_roles("kubernetes-remove-node.yml") == [
         r for r in KUBERNETES_RESET_ROLES if r not in ("coredns", "pki")]
-    (control_plane,) = [t for t in removal[5]["tasks"] if "control plane" in t["name"]]
+    (control_plane,) = [t for t in removal[6]["tasks"] if "control plane" in t["name"]]
     assert control_plane["vars"] == {"kubernetes_control_plane_reset_admin_kubeconfig": False}
 
 
